@@ -1,0 +1,100 @@
+/* Storage interface: accounts, rosters, offline messages.
+ *
+ * store knows no XMPP: it stores rows and blobs keyed by strings that the
+ * caller has already normalised (bare JIDs as UTF-8). A backend implements
+ * these functions; SQLite (store_sqlite.c) is the embedded default.
+ *
+ * Threading: a vn_store_t is used by one thread at a time. vestnikd runs
+ * every storage call on its single storage thread (FIFO, so the order of
+ * writes is the order of submission); vestnikctl calls it directly.
+ *
+ * Durability: a call that returns success has committed its transaction;
+ * the data survives kill -9 of the process.
+ *
+ * Return convention: 0 success, 1 not found / already exists (documented per
+ * call), -1 storage error (the message is logged by the backend). */
+#ifndef VN_STORE_STORE_H
+#define VN_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "xmpp/scram.h"
+
+typedef struct vn_store vn_store_t;
+
+/* Opens (creating when missing) the store under data_dir and applies pending
+ * schema migrations. Returns NULL and a malloc'd *err on failure. */
+vn_store_t *vn_store_open(const char *data_dir, char **err);
+void vn_store_close(vn_store_t *st);
+/* Current schema version (for tests and `vestnikctl`). */
+int vn_store_schema_version(vn_store_t *st);
+
+/* ---- accounts ---- */
+typedef struct vn_account {
+    char jid[1024];                       /* bare JID, normalised */
+    vn_scram_creds_t scram[VN_SCRAM_NHASH]; /* indexed by vn_scram_hash_t */
+} vn_account_t;
+
+/* 0 found, 1 no such account, -1 error. */
+int vn_store_account_get(vn_store_t *st, const char *jid, vn_account_t *out);
+/* 0 created, 1 already exists, -1 error. */
+int vn_store_account_create(vn_store_t *st, const vn_account_t *acct);
+/* Replaces the credentials. 0 updated, 1 no such account, -1 error. */
+int vn_store_account_set_creds(vn_store_t *st, const vn_account_t *acct);
+/* Deletes the account and everything it owns (roster, offline messages).
+ * 0 deleted, 1 no such account, -1 error. */
+int vn_store_account_delete(vn_store_t *st, const char *jid);
+/* Calls cb for each account (sorted by JID); domain NULL lists all. */
+int vn_store_account_list(vn_store_t *st, const char *domain,
+                          void (*cb)(const char *jid, void *ud), void *ud);
+
+/* ---- roster (RFC 6121 §2, with XEP-0237 versioning) ---- */
+typedef enum {
+    VN_SUB_NONE = 0,
+    VN_SUB_TO = 1,   /* the owner receives the contact's presence */
+    VN_SUB_FROM = 2, /* the contact receives the owner's presence */
+    VN_SUB_BOTH = 3,
+} vn_subscription_t;
+
+typedef struct vn_roster_item {
+    char *contact;      /* bare JID */
+    char *name;         /* NULL when unset */
+    vn_subscription_t subscription;
+    int ask_out;        /* owner sent subscribe, not yet answered ("ask='subscribe'") */
+    int pending_in;     /* contact asked to subscribe, owner has not answered */
+    int approved;       /* pre-approved (RFC 6121 §3.4) */
+    int in_roster;      /* 0: row exists only to remember pending_in (not shown in the roster) */
+    char **groups;      /* NULL-terminated array, may be NULL */
+    char *pending_stanza; /* the subscribe stanza to redeliver at login (XML), or NULL */
+} vn_roster_item_t;
+
+/* Roster version: a per-owner counter bumped by every change (XEP-0237).
+ * Calls cb for every row of the owner (including in_roster == 0 rows). The
+ * item and its strings are valid only during the callback. */
+int vn_store_roster_load(vn_store_t *st, const char *owner, uint64_t *version,
+                         void (*cb)(const vn_roster_item_t *item, void *ud), void *ud);
+/* 0 found, 1 not found, -1 error. On success *out must be released with
+ * vn_roster_item_free_fields(). */
+int vn_store_roster_get(vn_store_t *st, const char *owner, const char *contact,
+                        vn_roster_item_t *out);
+/* Inserts or replaces the row; bumps and returns the new version. */
+int vn_store_roster_put(vn_store_t *st, const char *owner, const vn_roster_item_t *item,
+                        uint64_t *new_version);
+/* 0 removed, 1 not found, -1 error; bumps the version on removal. */
+int vn_store_roster_delete(vn_store_t *st, const char *owner, const char *contact,
+                           uint64_t *new_version);
+void vn_roster_item_free_fields(vn_roster_item_t *item);
+
+/* ---- offline messages (RFC 6121 §8.5.2.2.1 / XEP-0160) ---- */
+/* Appends a serialised stanza to the owner's queue. *id receives its row id. */
+int vn_store_offline_push(vn_store_t *st, const char *owner, const char *xml, size_t len,
+                          int64_t *id);
+/* Calls cb for each queued stanza of owner in arrival order, without removing it. */
+int vn_store_offline_load(vn_store_t *st, const char *owner,
+                          void (*cb)(int64_t id, const char *xml, size_t len, void *ud), void *ud);
+/* Removes the queued stanzas with id <= up_to_id. */
+int vn_store_offline_delete(vn_store_t *st, const char *owner, int64_t up_to_id);
+/* Number of queued stanzas (for limits). */
+int vn_store_offline_count(vn_store_t *st, const char *owner, int64_t *count);
+
+#endif

@@ -1,0 +1,110 @@
+/* SCRAM (RFC 5802, RFC 7677) for the server side, with channel binding
+ * (RFC 5929 tls-server-end-point, RFC 9266 tls-exporter).
+ *
+ * Passwords are never stored: an account holds, per hash, the salt, the
+ * iteration count, StoredKey and ServerKey. vn_scram_derive_keys() is the
+ * expensive step (PBKDF2) and must not run on the event loop.
+ *
+ * The exchange is a pure state machine with no I/O:
+ *   vn_scram_server_init()
+ *   vn_scram_server_client_first()  -> username to look up
+ *   (look up credentials off-loop)
+ *   vn_scram_server_first()         -> server-first-message
+ *   vn_scram_server_client_final()  -> verifies the proof and channel
+ *                                      binding, produces server-final-message
+ *   vn_scram_server_clear()
+ * Thread-safe: a state belongs to one thread at a time. */
+#ifndef VN_XMPP_SCRAM_H
+#define VN_XMPP_SCRAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { VN_SCRAM_SHA1 = 0, VN_SCRAM_SHA256 = 1, VN_SCRAM_NHASH = 2 } vn_scram_hash_t;
+
+#define VN_SCRAM_MAX_HASH 32 /* SHA-256 */
+#define VN_SCRAM_SALT_LEN 16
+
+typedef struct vn_scram_creds {
+    uint8_t salt[64];
+    size_t salt_len;
+    uint32_t iterations;
+    uint8_t stored_key[VN_SCRAM_MAX_HASH];
+    uint8_t server_key[VN_SCRAM_MAX_HASH];
+} vn_scram_creds_t;
+
+size_t vn_scram_hash_len(vn_scram_hash_t h);
+/* "SHA-1" / "SHA-256" */
+const char *vn_scram_hash_name(vn_scram_hash_t h);
+
+/* SaltedPassword := Hi(Normalize(password), salt, i). Returns 0 on success. */
+int vn_scram_salted_password(vn_scram_hash_t h, const char *password, size_t pwlen,
+                             const uint8_t *salt, size_t salt_len, uint32_t iterations,
+                             uint8_t *out);
+/* StoredKey and ServerKey from SaltedPassword. */
+void vn_scram_keys_from_salted(vn_scram_hash_t h, const uint8_t *salted, uint8_t *stored_key,
+                               uint8_t *server_key);
+/* Full derivation with a fresh random salt (when salt_len == 0) or the given
+ * salt already in c->salt. Sets c->iterations. Returns 0 on success. */
+int vn_scram_derive_keys(vn_scram_hash_t h, const char *password, size_t pwlen,
+                         uint32_t iterations, vn_scram_creds_t *c);
+/* Checks a plaintext password against stored credentials (for SASL PLAIN).
+ * Expensive (PBKDF2). Returns 1 on match, 0 otherwise. Constant-time compare. */
+int vn_scram_check_password(vn_scram_hash_t h, const char *password, size_t pwlen,
+                            const vn_scram_creds_t *c);
+
+typedef enum {
+    VN_SCRAM_OK = 0,
+    VN_SCRAM_ERR_MALFORMED,       /* SASL malformed-request */
+    VN_SCRAM_ERR_AUTHZID,         /* SASL invalid-authzid */
+    VN_SCRAM_ERR_CB,              /* channel binding mismatch or downgrade */
+    VN_SCRAM_ERR_NOT_AUTHORIZED,  /* bad proof or unknown user */
+} vn_scram_status_t;
+
+typedef enum {
+    VN_SCRAM_CB_NONE = 0,  /* gs2 "n": client does not support binding */
+    VN_SCRAM_CB_Y,         /* gs2 "y": client supports it, thinks server doesn't */
+    VN_SCRAM_CB_P,         /* gs2 "p=type" */
+} vn_scram_cb_flag_t;
+
+typedef struct vn_scram_server {
+    vn_scram_hash_t hash;
+    int plus;                  /* the -PLUS mechanism was selected */
+    int server_offers_plus;    /* the server advertised -PLUS variants */
+    vn_scram_cb_flag_t cb_flag;
+    char cb_type[32];          /* for p=: "tls-exporter", "tls-server-end-point" */
+    char *gs2_header;          /* malloc'd, e.g. "n,," or "p=tls-exporter,," */
+    char *authzid;             /* malloc'd or NULL, decoded */
+    char *username;            /* malloc'd, decoded (=2C, =3D), SASLprep'd */
+    char *client_first_bare;   /* malloc'd */
+    char *server_first;        /* malloc'd */
+    char *nonce;               /* malloc'd: client nonce + server nonce */
+    vn_scram_creds_t creds;
+    int have_creds;            /* 0: unknown user; the exchange continues with fake creds */
+} vn_scram_server_t;
+
+void vn_scram_server_init(vn_scram_server_t *s, vn_scram_hash_t h, int plus,
+                          int server_offers_plus);
+/* Parses client-first-message. On VN_SCRAM_OK, s->username holds the name. */
+vn_scram_status_t vn_scram_server_client_first(vn_scram_server_t *s, const char *msg, size_t len);
+/* Sets the credentials found for s->username; pass NULL for an unknown user
+ * (a deterministic fake salt is used so that unknown users are not revealed).
+ * server_nonce may be NULL (random) or given for test vectors.
+ * Returns a malloc'd server-first-message (owned by s; do not free). */
+const char *vn_scram_server_first(vn_scram_server_t *s, const vn_scram_creds_t *creds,
+                                  const char *server_nonce);
+/* Verifies client-final-message. cb_data is the channel binding data for
+ * s->cb_type of this TLS connection (NULL when unavailable). On VN_SCRAM_OK,
+ * *server_final is a malloc'd server-final-message ("v=...") to be freed by
+ * the caller. */
+vn_scram_status_t vn_scram_server_client_final(vn_scram_server_t *s, const char *msg, size_t len,
+                                               const uint8_t *cb_data, size_t cb_len,
+                                               char **server_final);
+void vn_scram_server_clear(vn_scram_server_t *s);
+
+/* Base64 helpers (OpenSSL EVP). Return malloc'd strings / buffers. */
+char *vn_base64_encode(const uint8_t *p, size_t n);
+/* Returns -1 on invalid input; *out malloc'd. */
+int vn_base64_decode(const char *s, size_t n, uint8_t **out, size_t *outlen);
+
+#endif
