@@ -12,7 +12,14 @@
  * the data survives kill -9 of the process.
  *
  * Return convention: 0 success, 1 not found / already exists (documented per
- * call), -1 storage error (the message is logged by the backend). */
+ * call), -1 storage error (the message is logged by the backend).
+ *
+ * Callbacks (account_list, roster_load, offline_load) run while the backend
+ * is still reading; they must not call into the same store (such a call
+ * fails with -1). Copy what you need and act after the call returns.
+ *
+ * Rows owned by an account (roster, offline messages) require the account to
+ * exist: writing them for an unknown owner fails with -1. */
 #ifndef VN_STORE_STORE_H
 #define VN_STORE_STORE_H
 
@@ -28,6 +35,10 @@ vn_store_t *vn_store_open(const char *data_dir, char **err);
 void vn_store_close(vn_store_t *st);
 /* Current schema version (for tests and `vestnikctl`). */
 int vn_store_schema_version(vn_store_t *st);
+/* Default (off): a committed write survives kill -9 of the process but the
+ * last commits can be lost on power failure or kernel crash. On: every commit
+ * is fsync'd (survives power loss, costs one fsync per write). 0 or -1. */
+int vn_store_set_synchronous_full(vn_store_t *st, int on);
 
 /* ---- accounts ---- */
 typedef struct vn_account {

@@ -24,6 +24,14 @@ typedef enum { VN_SCRAM_SHA1 = 0, VN_SCRAM_SHA256 = 1, VN_SCRAM_NHASH = 2 } vn_s
 
 #define VN_SCRAM_MAX_HASH 32 /* SHA-256 */
 #define VN_SCRAM_SALT_LEN 16
+/* Limits applied to hostile input. A message longer than this is malformed
+ * (the longest legitimate one carries a 3071-byte authzid JID plus an
+ * escaped 1023-byte username). */
+#define VN_SCRAM_MAX_MESSAGE 8192
+#define VN_SCRAM_MIN_ITERATIONS 1u
+#define VN_SCRAM_MAX_ITERATIONS 10000000u
+/* Plaintext passwords longer than this are rejected (SASL PLAIN, derive). */
+#define VN_SCRAM_MAX_PASSWORD 4096
 
 typedef struct vn_scram_creds {
     uint8_t salt[64];
@@ -75,28 +83,56 @@ typedef struct vn_scram_server {
     char cb_type[32];          /* for p=: "tls-exporter", "tls-server-end-point" */
     char *gs2_header;          /* malloc'd, e.g. "n,," or "p=tls-exporter,," */
     char *authzid;             /* malloc'd or NULL, decoded */
-    char *username;            /* malloc'd, decoded (=2C, =3D), SASLprep'd */
+    char *username;            /* malloc'd, decoded (=2C, =3D); the caller SASLpreps it */
     char *client_first_bare;   /* malloc'd */
     char *server_first;        /* malloc'd */
     char *nonce;               /* malloc'd: client nonce + server nonce */
     vn_scram_creds_t creds;
     int have_creds;            /* 0: unknown user; the exchange continues with fake creds */
+    int state;                 /* internal: step of the exchange */
 } vn_scram_server_t;
+
+/* Unknown users get a salt derived from their name with a secret, and this
+ * iteration count, so that they look like real accounts. The default secret
+ * is random per process; a cluster whose nodes share one user store should
+ * set the same secret on every node (otherwise the salt shown for an unknown
+ * name differs between nodes and gives it away), and the iteration count
+ * used for real accounts (default 4096). Call at start-up, before any
+ * exchange; secret_len may be anything > 0. */
+void vn_scram_set_unknown_user_params(const uint8_t *secret, size_t secret_len,
+                                      uint32_t iterations);
 
 void vn_scram_server_init(vn_scram_server_t *s, vn_scram_hash_t h, int plus,
                           int server_offers_plus);
-/* Parses client-first-message. On VN_SCRAM_OK, s->username holds the name. */
+/* Parses client-first-message. On VN_SCRAM_OK, s->username holds the name
+ * (valid UTF-8, non-empty, not yet SASLprep'd: the caller normalises it),
+ * s->authzid the decoded authzid or NULL, s->cb_flag/cb_type the binding
+ * the client asked for (the caller computes cb_data for s->cb_type).
+ * Errors: MALFORMED for syntax (including the reserved "m=" attribute),
+ * CB for a binding request that does not fit the mechanism:
+ *   -PLUS with "p=tls-exporter" / "p=tls-server-end-point": binding;
+ *   -PLUS with "n": accepted as a non-binding exchange (slixmpp does this
+ *     under TLS 1.3; no weaker than the plain mechanism, since the gs2
+ *     header is covered by the proof);
+ *   -PLUS with "y", or "p=" with another type: CB;
+ *   plain with "p=": CB; plain with "y" while -PLUS was offered: CB
+ *   (downgrade, RFC 5802 §6). */
 vn_scram_status_t vn_scram_server_client_first(vn_scram_server_t *s, const char *msg, size_t len);
 /* Sets the credentials found for s->username; pass NULL for an unknown user
  * (a deterministic fake salt is used so that unknown users are not revealed).
  * server_nonce may be NULL (random) or given for test vectors.
- * Returns a malloc'd server-first-message (owned by s; do not free). */
+ * Credentials whose salt or iteration count is out of range are treated
+ * like an unknown user (the exchange then fails with NOT_AUTHORIZED).
+ * Returns a malloc'd server-first-message (owned by s; do not free), or NULL
+ * when called out of order, when server_nonce is not printable ASCII without
+ * ',', or when the random generator fails. */
 const char *vn_scram_server_first(vn_scram_server_t *s, const vn_scram_creds_t *creds,
                                   const char *server_nonce);
 /* Verifies client-final-message. cb_data is the channel binding data for
  * s->cb_type of this TLS connection (NULL when unavailable). On VN_SCRAM_OK,
  * *server_final is a malloc'd server-final-message ("v=...") to be freed by
- * the caller. */
+ * the caller; otherwise *server_final is NULL. Either way the exchange is
+ * over: a second call fails. */
 vn_scram_status_t vn_scram_server_client_final(vn_scram_server_t *s, const char *msg, size_t len,
                                                const uint8_t *cb_data, size_t cb_len,
                                                char **server_final);

@@ -1,0 +1,596 @@
+#include "xmpp.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include "scram.h"
+
+/* Kinds of top-level (depth 2) elements we act on. */
+enum {
+    K_OTHER,
+    K_FEATURES,
+    K_PROCEED,
+    K_TLSFAIL,
+    K_CHALLENGE,
+    K_SUCCESS,
+    K_SASLFAIL,
+    K_IQ,
+    K_MESSAGE,
+    K_PRESENCE,
+    K_STREAMERR,
+};
+
+/* Flags gathered while parsing one top-level element. */
+enum {
+    F_STARTTLS = 1,
+    F_BIND = 2,
+    F_SESSION = 4,
+    F_SESSION_OPT = 8,
+    F_IN_MECHS = 16,
+    F_PING = 32,
+    F_BODY = 64,
+    F_IN_BIND_OR_SESS = 128,
+};
+
+enum { P_NONE, P_STARTTLS, P_RESTART, P_FAIL, P_CLOSED };
+
+static void on_start(void *ud, const XML_Char *name, const XML_Char **atts);
+static void on_end(void *ud, const XML_Char *name);
+static void on_text(void *ud, const XML_Char *s, int len);
+
+static const char *lname(const char *n)
+{
+    const char *c = strrchr(n, ':');
+    return c ? c + 1 : n;
+}
+
+static void parser_setup(struct xsess *s)
+{
+    if (!s->xp) {
+        s->xp = XML_ParserCreate("UTF-8");
+        if (!s->xp)
+            die("XML_ParserCreate failed");
+    } else {
+        XML_ParserReset(s->xp, "UTF-8");
+    }
+    XML_SetUserData(s->xp, s);
+    XML_SetElementHandler(s->xp, on_start, on_end);
+    XML_SetCharacterDataHandler(s->xp, on_text);
+    s->depth = 0;
+    s->capture = 0;
+}
+
+static void send_header(struct xsess *s)
+{
+    sbuf_printf(&s->io.out,
+                "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+                "xmlns:stream='http://etherx.jabber.org/streams' to='%s' version='1.0'>",
+                s->env->domain);
+    s->state = XS_FEATURES;
+}
+
+/* Fail from anywhere: deferred while expat is running. */
+static void fail(struct xsess *s, const char *why)
+{
+    if (s->pending == P_FAIL || s->pending == P_CLOSED)
+        return;
+    s->why = why;
+    s->pending = P_FAIL;
+    if (s->in_parse)
+        XML_StopParser(s->xp, XML_FALSE);
+}
+
+static void failf(struct xsess *s, const char *prefix, const char *detail)
+{
+    snprintf(s->whybuf, sizeof s->whybuf, "%s%s", prefix, detail);
+    fail(s, s->whybuf);
+}
+
+static void finish(struct xsess *s)
+{
+    const char *why = s->pending == P_FAIL ? s->why : NULL;
+    s->pending = P_NONE;
+    conn_close(&s->io);
+    sasl_free(s->sasl);
+    s->sasl = NULL;
+    s->state = XS_IDLE;
+    if (s->env->h->closed)
+        s->env->h->closed(s, why);
+}
+
+static void copy_local(struct xsess *s, const char *local)
+{
+    size_t n = strlen(local);
+    if (n >= sizeof s->local)
+        n = sizeof s->local - 1;
+    memcpy(s->local, local, n);
+    s->local[n] = 0;
+}
+
+int xmpp_start(struct xsess *s, struct xmpp_env *env, const char *local,
+               const struct in_addr *src)
+{
+    s->env = env;
+    s->state = XS_CONNECTING;
+    s->tls_on = s->authed = 0;
+    s->pending = P_NONE;
+    s->why = NULL;
+    s->whybuf[0] = 0;
+    s->t_start = now_ns();
+    s->t_online = 0;
+    sbuf_reset(&s->text);
+    parser_setup(s);
+    copy_local(s, local);
+    int r = conn_connect(&s->io, env->epfd, &env->dst, src, s);
+    if (r < 0) {
+        errno = -r;
+        s->io.fd = -1;
+        conn_close(&s->io);
+        sasl_free(s->sasl);
+        s->sasl = NULL;
+        s->state = XS_IDLE;
+        return -1;
+    }
+    return 0;
+}
+
+void xmpp_flush(struct xsess *s)
+{
+    if (conn_flush(&s->io) < 0)
+        fail(s, "write failed");
+}
+
+void xmpp_close(struct xsess *s)
+{
+    if (s->state == XS_CLOSING || s->state == XS_IDLE)
+        return;
+    sbuf_adds(&s->io.out, "</stream:stream>");
+    s->state = XS_CLOSING;
+    s->t_close = now_ns();
+    xmpp_flush(s);
+}
+
+void xmpp_abort(struct xsess *s, const char *why)
+{
+    if (s->state == XS_IDLE)
+        return;
+    fail(s, why);
+    if (!s->in_parse)
+        finish(s);
+}
+
+void xmpp_destroy(struct xsess *s)
+{
+    if (s->io.state != CONN_IDLE && s->io.state != CONN_CLOSED)
+        conn_close(&s->io);
+    sasl_free(s->sasl);
+    s->sasl = NULL;
+    if (s->xp)
+        XML_ParserFree(s->xp);
+    s->xp = NULL;
+    sbuf_free(&s->text);
+}
+
+/* ---- expat callbacks ----------------------------------------------------- */
+
+static const char *attr(const XML_Char **atts, const char *name)
+{
+    for (; *atts; atts += 2)
+        if (!strcmp(atts[0], name))
+            return atts[1];
+    return NULL;
+}
+
+static void copy_attr(char *dst, size_t cap, const char *v)
+{
+    if (!v) {
+        dst[0] = 0;
+        return;
+    }
+    size_t n = strlen(v);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, v, n);
+    dst[n] = 0;
+}
+
+static void capture(struct xsess *s)
+{
+    s->capture = s->depth;
+    sbuf_reset(&s->text);
+}
+
+static void on_start(void *ud, const XML_Char *name, const XML_Char **atts)
+{
+    struct xsess *s = ud;
+    const char *ln = lname(name);
+    s->depth++;
+    if (s->depth == 1) {
+        if (strcmp(ln, "stream"))
+            fail(s, "not an XMPP stream");
+        return;
+    }
+    if (s->depth == 2) {
+        s->flags = 0;
+        s->kind = K_OTHER;
+        s->capture = 0;
+        switch (ln[0]) {
+        case 'm':
+            if (!strcmp(ln, "message"))
+                s->kind = K_MESSAGE;
+            break;
+        case 'p':
+            if (!strcmp(ln, "presence"))
+                s->kind = K_PRESENCE;
+            else if (!strcmp(ln, "proceed"))
+                s->kind = K_PROCEED;
+            break;
+        case 'i':
+            if (!strcmp(ln, "iq"))
+                s->kind = K_IQ;
+            break;
+        case 'f':
+            if (!strcmp(ln, "features")) {
+                s->kind = K_FEATURES;
+                s->mechs = 0;
+            } else if (!strcmp(ln, "failure")) {
+                s->kind = s->state == XS_PROCEED ? K_TLSFAIL : K_SASLFAIL;
+            }
+            break;
+        case 'c':
+            if (!strcmp(ln, "challenge")) {
+                s->kind = K_CHALLENGE;
+                capture(s);
+            }
+            break;
+        case 's':
+            if (!strcmp(ln, "success")) {
+                s->kind = K_SUCCESS;
+                capture(s);
+            }
+            break;
+        case 'e':
+            if (!strcmp(ln, "error"))
+                s->kind = K_STREAMERR;
+            break;
+        }
+        if (s->kind == K_MESSAGE || s->kind == K_IQ) {
+            copy_attr(s->type, sizeof s->type, attr(atts, "type"));
+            copy_attr(s->id, sizeof s->id, attr(atts, "id"));
+            copy_attr(s->from, sizeof s->from, attr(atts, "from"));
+        }
+        return;
+    }
+    if (s->depth == 3) {
+        switch (s->kind) {
+        case K_MESSAGE:
+            if (!strcmp(ln, "body")) {
+                s->flags |= F_BODY;
+                capture(s);
+            }
+            break;
+        case K_FEATURES:
+            if (!strcmp(ln, "starttls"))
+                s->flags |= F_STARTTLS;
+            else if (!strcmp(ln, "mechanisms"))
+                s->flags |= F_IN_MECHS;
+            else if (!strcmp(ln, "bind"))
+                s->flags |= F_BIND;
+            else if (!strcmp(ln, "session"))
+                s->flags |= F_SESSION | F_IN_BIND_OR_SESS;
+            break;
+        case K_IQ:
+            if (!strcmp(ln, "ping"))
+                s->flags |= F_PING;
+            break;
+        case K_SASLFAIL:
+        case K_STREAMERR:
+            if (strcmp(ln, "text") && !s->whybuf[0])
+                copy_attr(s->whybuf, sizeof s->whybuf, ln);
+            break;
+        }
+        return;
+    }
+    if (s->depth == 4 && s->kind == K_FEATURES) {
+        if ((s->flags & F_IN_MECHS) && !strcmp(ln, "mechanism"))
+            capture(s);
+        else if ((s->flags & F_IN_BIND_OR_SESS) && !strcmp(ln, "optional"))
+            s->flags |= F_SESSION_OPT;
+    }
+}
+
+static void on_text(void *ud, const XML_Char *t, int len)
+{
+    struct xsess *s = ud;
+    if (s->capture && s->capture == s->depth)
+        sbuf_add(&s->text, t, (size_t)len);
+}
+
+static void text_z(struct xsess *s)
+{
+    sbuf_reserve(&s->text, 1);
+    s->text.p[s->text.len] = 0;
+}
+
+static void dispatch(struct xsess *s);
+
+static void on_end(void *ud, const XML_Char *name)
+{
+    struct xsess *s = ud;
+    (void)name;
+    if (s->depth == 4 && s->kind == K_FEATURES && s->capture == 4) {
+        text_z(s);
+        s->mechs |= (uint8_t)sasl_mech_from_name(s->text.p + s->text.off);
+        s->capture = 0;
+    } else if (s->depth == 3) {
+        if (s->kind == K_FEATURES)
+            s->flags &= (uint16_t)~(F_IN_MECHS | F_IN_BIND_OR_SESS);
+        if (s->capture == 3)
+            s->capture = 0;
+    } else if (s->depth == 2) {
+        s->depth--;
+        dispatch(s);
+        s->capture = 0;
+        return;
+    } else if (s->depth == 1) {
+        s->depth--;
+        if (s->state == XS_CLOSING) {
+            s->pending = P_CLOSED;
+            XML_StopParser(s->xp, XML_FALSE);
+        } else {
+            fail(s, "server closed the stream");
+        }
+        return;
+    }
+    s->depth--;
+}
+
+/* ---- the sign-in sequence -------------------------------------------------- */
+
+static void send_auth(struct xsess *s)
+{
+    int m = s->env->mech;
+    if (m) {
+        if (!(s->mechs & m)) {
+            failf(s, "mechanism not offered: ", sasl_mech_name(m));
+            return;
+        }
+    } else if (s->mechs & MECH_SCRAM_SHA256) {
+        m = MECH_SCRAM_SHA256;
+    } else if (s->mechs & MECH_SCRAM_SHA1) {
+        m = MECH_SCRAM_SHA1;
+    } else if (s->mechs & MECH_PLAIN) {
+        m = MECH_PLAIN;
+    } else {
+        fail(s, "no supported SASL mechanism offered");
+        return;
+    }
+    sasl_free(s->sasl);
+    s->sasl = sasl_new(m, s->local, s->env->password);
+    struct sbuf *o = &s->io.out;
+    sbuf_printf(o, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='%s'>",
+                sasl_mech_name(m));
+    sasl_initial(s->sasl, o);
+    sbuf_adds(o, "</auth>");
+    s->env->mech_used = m;
+    s->state = XS_SASL;
+}
+
+static void go_online(struct xsess *s)
+{
+    s->t_online = now_ns();
+    s->state = XS_ONLINE;
+    if (s->env->send_presence)
+        sbuf_adds(&s->io.out, "<presence/>");
+    if (!s->env->tls_desc[0])
+        conn_tls_desc(&s->io, s->env->tls_desc, sizeof s->env->tls_desc);
+    if (s->env->h->online)
+        s->env->h->online(s);
+}
+
+static void reply_iq(struct xsess *s)
+{
+    struct sbuf *o = &s->io.out;
+    sbuf_adds(o, "<iq id='");
+    sbuf_add_xml(o, s->id);
+    if (s->from[0]) {
+        sbuf_adds(o, "' to='");
+        sbuf_add_xml(o, s->from);
+    }
+    if (s->flags & F_PING)
+        sbuf_adds(o, "' type='result'/>");
+    else
+        sbuf_adds(o, "' type='error'><error type='cancel'><service-unavailable "
+                     "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>");
+}
+
+static void dispatch(struct xsess *s)
+{
+    if (s->kind == K_STREAMERR) {
+        failf(s, "stream error: ", s->whybuf[0] ? s->whybuf : "?");
+        return;
+    }
+    switch (s->state) {
+    case XS_FEATURES:
+        if (s->kind != K_FEATURES)
+            return;
+        if (!s->tls_on && s->env->tls == TLSM_STARTTLS) {
+            if (!(s->flags & F_STARTTLS)) {
+                fail(s, "server offers no STARTTLS");
+                return;
+            }
+            sbuf_adds(&s->io.out, "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+            s->state = XS_PROCEED;
+        } else if (!s->authed) {
+            send_auth(s);
+        } else if (s->flags & F_BIND) {
+            sbuf_printf(&s->io.out,
+                        "<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+                        "<resource>%s</resource></bind></iq>",
+                        s->env->resource);
+            s->state = XS_BIND;
+            /* a legacy (RFC 3921) session only when not marked optional */
+            s->need_session = (s->flags & F_SESSION) && !(s->flags & F_SESSION_OPT);
+        } else {
+            fail(s, "no resource binding offered");
+        }
+        return;
+    case XS_PROCEED:
+        if (s->kind == K_PROCEED) {
+            s->pending = P_STARTTLS;
+            XML_StopParser(s->xp, XML_FALSE);
+        } else if (s->kind == K_TLSFAIL) {
+            fail(s, "STARTTLS refused");
+        }
+        return;
+    case XS_SASL:
+        if (s->kind == K_CHALLENGE) {
+            text_z(s);
+            struct sbuf *o = &s->io.out;
+            size_t mark = o->len;
+            sbuf_adds(o, "<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>");
+            struct sbuf resp = {0};
+            int r = sasl_step(s->sasl, s->text.p + s->text.off, &resp);
+            if (r < 0) {
+                o->len = mark;
+                sbuf_free(&resp);
+                fail(s, "bad SCRAM challenge or server signature");
+                return;
+            }
+            sbuf_add(o, resp.p ? resp.p : "", resp.len);
+            sbuf_free(&resp);
+            sbuf_adds(o, "</response>");
+        } else if (s->kind == K_SUCCESS) {
+            text_z(s);
+            if (sasl_finish(s->sasl, s->text.p + s->text.off) < 0) {
+                fail(s, "server signature missing or wrong");
+                return;
+            }
+            s->authed = 1;
+            s->pending = P_RESTART;
+            XML_StopParser(s->xp, XML_FALSE);
+        } else if (s->kind == K_SASLFAIL) {
+            failf(s, "SASL failure: ", s->whybuf[0] ? s->whybuf : "?");
+        }
+        return;
+    case XS_BIND:
+    case XS_SESSION:
+        if (s->kind != K_IQ)
+            return;
+        if (!strcmp(s->type, "error")) {
+            fail(s, s->state == XS_BIND ? "bind failed" : "session failed");
+            return;
+        }
+        if (!strcmp(s->type, "result")) {
+            if (s->state == XS_BIND && s->need_session) {
+                sbuf_adds(&s->io.out, "<iq type='set' id='sess'><session "
+                                      "xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>");
+                s->state = XS_SESSION;
+                return;
+            }
+            go_online(s);
+        }
+        return;
+    case XS_ONLINE:
+    case XS_CLOSING:
+        if (s->kind == K_MESSAGE) {
+            if (s->state == XS_ONLINE && s->env->h->message) {
+                text_z(s);
+                s->env->h->message(s, s->text.p + s->text.off, s->text.len - s->text.off,
+                                   !strcmp(s->type, "error"));
+            }
+        } else if (s->kind == K_IQ && (!strcmp(s->type, "get") || !strcmp(s->type, "set"))) {
+            reply_iq(s);
+        }
+        return;
+    default:
+        return;
+    }
+}
+
+/* ---- I/O ------------------------------------------------------------------ */
+
+static char rbuf[65536];
+
+static void after_parse(struct xsess *s)
+{
+    switch (s->pending) {
+    case P_STARTTLS:
+        s->pending = P_NONE;
+        parser_setup(s);
+        if (conn_start_tls(&s->io, s->env->ssl_ctx, s->env->domain) < 0)
+            fail(s, "SSL_new failed");
+        else
+            s->state = XS_TLS;
+        break;
+    case P_RESTART:
+        s->pending = P_NONE;
+        parser_setup(s);
+        send_header(s);
+        break;
+    default:
+        break;
+    }
+}
+
+void xmpp_on_event(struct xsess *s, uint32_t events)
+{
+    (void)events;
+    if (s->state == XS_IDLE)
+        return;
+    for (;;) {
+        if (s->pending == P_FAIL || s->pending == P_CLOSED)
+            break;
+        if (s->io.state == CONN_CONNECTING || s->io.state == CONN_HANDSHAKE) {
+            int r = conn_step(&s->io);
+            if (r == CONN_EV_ERROR) {
+                fail(s, s->io.state == CONN_CONNECTING ? "connect failed" : "TLS handshake failed");
+                break;
+            }
+            if (r == CONN_EV_CONNECTED) {
+                if (s->env->tls == TLSM_DIRECT) {
+                    if (conn_start_tls(&s->io, s->env->ssl_ctx, s->env->domain) < 0) {
+                        fail(s, "SSL_new failed");
+                        break;
+                    }
+                    s->state = XS_TLS;
+                    continue;
+                }
+                send_header(s);
+            } else if (r == CONN_EV_TLS_DONE) {
+                s->tls_on = 1;
+                send_header(s);
+            } else {
+                break; /* wait for the next event */
+            }
+        }
+        /* CONN_OPEN: write what is queued, then read until it would block */
+        if (conn_flush(&s->io) < 0) {
+            fail(s, "write failed");
+            break;
+        }
+        long n = conn_read(&s->io, rbuf, sizeof rbuf);
+        if (n > 0) {
+            s->in_parse = 1;
+            enum XML_Status st = XML_Parse(s->xp, rbuf, (int)n, 0);
+            s->in_parse = 0;
+            if (st == XML_STATUS_ERROR && s->pending == P_NONE)
+                failf(s, "XML: ", XML_ErrorString(XML_GetErrorCode(s->xp)));
+            after_parse(s);
+            continue;
+        }
+        if (n < 0) {
+            if (s->state == XS_CLOSING)
+                s->pending = P_CLOSED;
+            else
+                fail(s, s->io.eof ? "connection closed by server" : "read failed");
+        }
+        break;
+    }
+    if (s->pending == P_NONE && conn_flush(&s->io) < 0)
+        fail(s, "write failed");
+    if (s->pending == P_FAIL || s->pending == P_CLOSED)
+        finish(s);
+}

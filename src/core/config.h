@@ -1,0 +1,43 @@
+/* vestnik configuration: one INI file (parsed with inih), see
+ * vestnik.conf.example for every key. Values are validated at load time so
+ * that the server never starts with a half-understood configuration. */
+#ifndef VN_CORE_CONFIG_H
+#define VN_CORE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define VN_MAX_DOMAINS 16
+
+typedef struct vn_config {
+    char *path;
+    /* [server] */
+    char *domains[VN_MAX_DOMAINS]; /* as written; the server normalises them */
+    int ndomains;
+    char *data_dir;
+    char *log_level;
+    int hash_threads;
+    /* [c2s] */
+    char *listen;     /* host:port, NULL = disabled */
+    char *direct_tls; /* host:port, NULL = disabled */
+    size_t max_stanza_size;
+    int max_depth;
+    int max_attributes;
+    int auth_timeout;
+    int idle_timeout;
+    int max_offline;
+    /* [tls] */
+    char *cert;
+    char *key;
+    /* [auth] */
+    int allow_plain;
+    uint32_t scram_iterations;
+    int max_failures;
+    int lockout;
+} vn_config_t;
+
+/* Returns 0, or -1 with a malloc'd message in *err. */
+int vn_config_load(const char *path, vn_config_t *cfg, char **err);
+void vn_config_free(vn_config_t *cfg);
+
+#endif

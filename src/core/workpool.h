@@ -1,0 +1,34 @@
+/* Worker threads for work that must not block the event loop: storage and
+ * password hashing.
+ *
+ * A vn_work_t is embedded in the caller's job struct. work() runs on a
+ * worker thread; done() runs afterwards on the loop thread that submitted it.
+ * Jobs of one pool start in submission order; with one thread (the storage
+ * pool) they also finish in that order, which the roster and offline logic
+ * relies on.
+ *
+ * Ownership: the job struct belongs to the caller until done() is called;
+ * done() typically frees it. vn_pool_free() waits for queued jobs, then runs
+ * their done() callbacks. */
+#ifndef VN_CORE_WORKPOOL_H
+#define VN_CORE_WORKPOOL_H
+
+#include "core/loop.h"
+
+typedef struct vn_work vn_work_t;
+typedef struct vn_pool vn_pool_t;
+
+struct vn_work {
+    void (*work)(vn_work_t *w);
+    void (*done)(vn_work_t *w);
+    vn_work_t *next;
+};
+
+vn_pool_t *vn_pool_new(vn_loop_t *loop, int nthreads, const char *name);
+void vn_pool_submit(vn_pool_t *p, vn_work_t *w, void (*work)(vn_work_t *), void (*done)(vn_work_t *));
+/* Jobs submitted but whose done() has not run yet. */
+size_t vn_pool_pending(const vn_pool_t *p);
+/* Drains the queue, joins the threads, runs the remaining done() callbacks. */
+void vn_pool_free(vn_pool_t *p);
+
+#endif

@@ -1,0 +1,12 @@
+/* The modules compiled into vestnikd, in registration order. Adding a
+ * protocol extension means adding its file under src/mod and one line here. */
+#include "xmpp/module.h"
+
+extern const vn_module_t vn_mod_disco, vn_mod_ping, vn_mod_version, vn_mod_time;
+extern const vn_module_t vn_mod_roster, vn_mod_presence, vn_mod_offline;
+
+const vn_module_t *const vn_builtin_modules[] = {
+    &vn_mod_disco, &vn_mod_ping, &vn_mod_version, &vn_mod_time,
+    &vn_mod_roster, &vn_mod_presence, &vn_mod_offline,
+    NULL,
+};

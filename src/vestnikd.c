@@ -1,0 +1,205 @@
+/* vestnikd: the XMPP server. Runs in the foreground, logs to stderr;
+ * SIGTERM/SIGINT close every stream and flush storage before exit. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "net/tls.h"
+#include "xmpp/jid.h"
+#include "xmpp/module.h"
+#include "xmpp/router.h"
+#include "xmpp/sasl.h"
+#include "xmpp/server.h"
+#include "xmpp/session.h"
+
+#ifndef VN_VERSION
+#define VN_VERSION "0.1.0"
+#endif
+
+static vn_server_t server;
+static vn_io_t signal_io;
+static vn_timer_t shutdown_timer;
+static uint64_t shutdown_started;
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: vestnikd --config FILE\n");
+}
+
+static void shutdown_check(vn_timer_t *t)
+{
+    (void)t;
+    uint64_t now = vn_loop_now(server.loop);
+    if (server.nsessions == 0 || now - shutdown_started > 3000) {
+        vn_loop_stop(server.loop);
+        return;
+    }
+    vn_timer_start(server.loop, &shutdown_timer, 20, shutdown_check);
+}
+
+static void begin_shutdown(void)
+{
+    if (server.shutting_down) return;
+    server.shutting_down = 1;
+    vn_info("shutting down: closing %d streams", server.nsessions);
+    vn_server_stop_listening(&server);
+    for (vn_session_t *s = server.all_sessions; s; s = s->next_all)
+        vn_session_stream_error(s, "system-shutdown", NULL);
+    shutdown_started = vn_loop_now(server.loop);
+    vn_timer_start(server.loop, &shutdown_timer, 0, shutdown_check);
+}
+
+static void on_signal(vn_io_t *io, uint32_t events)
+{
+    (void)events;
+    struct signalfd_siginfo si;
+    while (read(io->fd, &si, sizeof(si)) == sizeof(si)) {
+        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) begin_shutdown();
+    }
+}
+
+static int ensure_dir(const char *path)
+{
+    if (mkdir(path, 0700) == 0 || errno == EEXIST) return 0;
+    return -1;
+}
+
+/* Without a configured certificate, make (once) a self-signed one. */
+static int prepare_tls(vn_server_t *srv)
+{
+    char *err = NULL;
+    char *cert = srv->cfg.cert, *key = srv->cfg.key;
+    char certbuf[4096], keybuf[4096];
+    if (!cert || !key) {
+        snprintf(certbuf, sizeof(certbuf), "%s/dev-cert.pem", srv->cfg.data_dir);
+        snprintf(keybuf, sizeof(keybuf), "%s/dev-key.pem", srv->cfg.data_dir);
+        cert = certbuf;
+        key = keybuf;
+        if (access(cert, R_OK) != 0 || access(key, R_OK) != 0) {
+            if (vn_tls_generate_selfsigned((const char *const *)srv->domains, srv->ndomains, cert,
+                                           key, &err) < 0) {
+                vn_error("cannot generate a certificate: %s", err);
+                free(err);
+                return -1;
+            }
+            vn_warn("no [tls] cert/key configured: generated a self-signed certificate for %s "
+                    "in %s (for development only)",
+                    srv->domains[0], cert);
+        } else {
+            vn_info("using the self-signed development certificate %s", cert);
+        }
+    }
+    srv->tls = vn_tls_server_ctx(cert, key, &err);
+    if (!srv->tls) {
+        vn_error("TLS: %s", err);
+        free(err);
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *config_path = NULL;
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "c:Vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config_path = optarg; break;
+        case 'V': printf("vestnikd %s\n", VN_VERSION); return 0;
+        default: usage(); return c == 'h' ? 0 : 2;
+        }
+    }
+    if (!config_path) {
+        usage();
+        return 2;
+    }
+    vn_server_t *srv = &server;
+    char *err = NULL;
+    if (vn_config_load(config_path, &srv->cfg, &err) < 0) {
+        fprintf(stderr, "vestnikd: %s\n", err);
+        free(err);
+        return 1;
+    }
+    vn_log_level_t lvl;
+    if (vn_log_level_parse(srv->cfg.log_level, &lvl) < 0) {
+        fprintf(stderr, "vestnikd: invalid log_level '%s'\n", srv->cfg.log_level);
+        return 1;
+    }
+    vn_log_set_level(lvl);
+    vn_jid_global_init();
+    for (int i = 0; i < srv->cfg.ndomains; i++) {
+        char *d = NULL;
+        if (vn_jid_prep_domain(srv->cfg.domains[i], strlen(srv->cfg.domains[i]), &d, NULL) < 0) {
+            vn_error("invalid domain '%s' in %s", srv->cfg.domains[i], config_path);
+            return 1;
+        }
+        srv->domains[srv->ndomains++] = d;
+    }
+    if (ensure_dir(srv->cfg.data_dir) < 0) {
+        vn_error("cannot create data_dir %s: %s", srv->cfg.data_dir, strerror(errno));
+        return 1;
+    }
+    if (prepare_tls(srv) < 0) return 1;
+    srv->store = vn_store_open(srv->cfg.data_dir, &err);
+    if (!srv->store) {
+        vn_error("storage: %s", err);
+        free(err);
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    /* Block before starting threads so that only the signalfd sees them. */
+    pthread_sigmask(SIG_BLOCK, &mask, NULL);
+    srv->loop = vn_loop_new();
+    srv->store_pool = vn_pool_new(srv->loop, 1, "vn-store");
+    srv->hash_pool = vn_pool_new(srv->loop, srv->cfg.hash_threads, "vn-hash");
+    srv->throttle = vn_throttle_new();
+    vn_router_init(srv);
+    if (vn_modules_init(srv) < 0) return 1;
+    int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    vn_io_start(srv->loop, &signal_io, sfd, EPOLLIN, on_signal);
+    if (vn_server_listen(srv, &err) < 0) {
+        vn_error("%s", err);
+        free(err);
+        return 1;
+    }
+    vn_info("vestnikd %s serving %d domain(s), first: %s", VN_VERSION, srv->ndomains,
+            srv->domains[0]);
+
+    vn_loop_run(srv->loop);
+
+    /* Storage is flushed: every queued job runs before the pool goes. */
+    vn_pool_free(srv->store_pool);
+    vn_pool_free(srv->hash_pool);
+    vn_modules_fini(srv);
+    vn_router_fini(srv);
+    vn_throttle_free(srv->throttle);
+    vn_store_close(srv->store);
+    vn_io_stop(srv->loop, &signal_io);
+    close(sfd);
+    vn_loop_free(srv->loop);
+    SSL_CTX_free(srv->tls);
+    for (int i = 0; i < srv->ndomains; i++)
+        free(srv->domains[i]);
+    vn_config_free(&srv->cfg);
+    vn_info("stopped");
+    return 0;
+}

@@ -1,0 +1,372 @@
+#include "xml/parser.h"
+
+#include <expat.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+
+#define NS_SEP ' '
+
+struct vn_xml_parser {
+    XML_Parser xp;
+    vn_xml_limits_t limits;
+    vn_xml_callbacks_t cb;
+    void *ud;
+    int depth;            /* 0 outside the root, 1 inside the root, >= 2 in a stanza */
+    int suspended;
+    int stopped;
+    vn_xml_error_t error;
+    char error_text[128];
+    unsigned long long fed;      /* bytes fed since the stream started */
+    unsigned long long boundary; /* byte offset where the current stanza began */
+    vn_arena_t *arena;           /* arena of the stanza being built, NULL between stanzas */
+    vn_xnode_t *root;            /* stanza being built */
+    vn_xnode_t *cur;
+    size_t text_bytes;
+    char default_ns[256];
+};
+
+/* Arenas recycled between stanzas of all parsers on this thread, so that an
+ * idle connection holds none. */
+static __thread vn_arena_t *arena_cache[32];
+static __thread int arena_cache_len;
+
+static vn_arena_t *arena_get(void)
+{
+    if (arena_cache_len > 0) return arena_cache[--arena_cache_len];
+    return vn_arena_new(2048);
+}
+
+static void arena_put(vn_arena_t *a)
+{
+    if (arena_cache_len < 32) {
+        vn_arena_reset(a);
+        arena_cache[arena_cache_len++] = a;
+    } else {
+        vn_arena_free(a);
+    }
+}
+
+static void fail(vn_xml_parser_t *p, vn_xml_error_t e, const char *text)
+{
+    if (p->error == VN_XERR_NONE) {
+        p->error = e;
+        snprintf(p->error_text, sizeof(p->error_text), "%s", text);
+    }
+    p->stopped = 1;
+    XML_StopParser(p->xp, XML_FALSE);
+}
+
+/* expat reports "uri local" (NS_SEP) or just "local". */
+static void split_name(vn_arena_t *a, const char *qname, const char **ns, const char **local)
+{
+    const char *sep = strchr(qname, NS_SEP);
+    if (sep) {
+        *ns = vn_arena_strndup(a, qname, (size_t)(sep - qname));
+        *local = vn_arena_strdup(a, sep + 1);
+    } else {
+        *ns = NULL;
+        *local = vn_arena_strdup(a, qname);
+    }
+}
+
+static int check_size(vn_xml_parser_t *p)
+{
+    unsigned long long pos = (unsigned long long)XML_GetCurrentByteIndex(p->xp);
+    if (pos > p->boundary && pos - p->boundary > p->limits.max_stanza) {
+        fail(p, VN_XERR_POLICY, "stanza too large");
+        return -1;
+    }
+    return 0;
+}
+
+static void on_start(void *ud, const XML_Char *name, const XML_Char **atts)
+{
+    vn_xml_parser_t *p = ud;
+    if (p->stopped) return;
+    int nattrs = 0;
+    for (const XML_Char **a = atts; *a; a += 2)
+        nattrs++;
+    if (nattrs > p->limits.max_attrs) {
+        fail(p, VN_XERR_POLICY, "too many attributes");
+        return;
+    }
+    if (p->depth == 0) {
+        vn_arena_t *a = arena_get();
+        const char *ns, *local;
+        split_name(a, name, &ns, &local);
+        vn_xattr_t *attrs = NULL, **tail = &attrs;
+        for (const XML_Char **at = atts; *at; at += 2) {
+            vn_xattr_t *x = vn_arena_zalloc(a, sizeof(*x));
+            split_name(a, at[0], &x->ns, &x->name);
+            x->value = vn_arena_strdup(a, at[1]);
+            *tail = x;
+            tail = &x->next;
+        }
+        p->depth = 1;
+        p->boundary = (unsigned long long)XML_GetCurrentByteIndex(p->xp) +
+                      (unsigned long long)XML_GetCurrentByteCount(p->xp);
+        p->cb.stream_open(p->ud, ns ? ns : "", local, p->default_ns, attrs);
+        arena_put(a);
+        return;
+    }
+    if (p->depth >= p->limits.max_depth + 1) {
+        fail(p, VN_XERR_POLICY, "elements nested too deeply");
+        return;
+    }
+    if (check_size(p) < 0) return;
+    if (p->depth == 1) {
+        p->arena = arena_get();
+        p->text_bytes = 0;
+    }
+    const char *ns, *local;
+    split_name(p->arena, name, &ns, &local);
+    vn_xnode_t *n = vn_xnode_new(p->arena, ns, local);
+    vn_xattr_t **tail = &n->attrs;
+    for (const XML_Char **at = atts; *at; at += 2) {
+        vn_xattr_t *x = vn_arena_zalloc(p->arena, sizeof(*x));
+        split_name(p->arena, at[0], &x->ns, &x->name);
+        x->value = vn_arena_strdup(p->arena, at[1]);
+        *tail = x;
+        tail = &x->next;
+    }
+    if (p->depth == 1)
+        p->root = n;
+    else
+        vn_xnode_append(p->cur, n);
+    p->cur = n;
+    p->depth++;
+}
+
+static void on_end(void *ud, const XML_Char *name)
+{
+    (void)name;
+    vn_xml_parser_t *p = ud;
+    if (p->stopped) return;
+    p->depth--;
+    if (p->depth == 0) {
+        p->cb.stream_close(p->ud);
+        return;
+    }
+    if (check_size(p) < 0) return;
+    if (p->depth > 1) {
+        p->cur = p->cur->parent;
+        return;
+    }
+    /* A stanza is complete. */
+    vn_xnode_t *root = p->root;
+    vn_arena_t *a = p->arena;
+    p->root = p->cur = NULL;
+    p->arena = NULL;
+    p->boundary = (unsigned long long)XML_GetCurrentByteIndex(p->xp) +
+                  (unsigned long long)XML_GetCurrentByteCount(p->xp);
+    p->cb.stanza(p->ud, root, a);
+    arena_put(a);
+}
+
+static void on_text(void *ud, const XML_Char *s, int len)
+{
+    vn_xml_parser_t *p = ud;
+    if (p->stopped) return;
+    if (p->depth <= 1) {
+        /* RFC 6120 §11.7: only whitespace may appear between stanzas. */
+        for (int i = 0; i < len; i++) {
+            if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n') {
+                fail(p, VN_XERR_BAD_FORMAT, "text outside stanzas");
+                return;
+            }
+        }
+        if (p->depth == 1)
+            p->boundary = (unsigned long long)XML_GetCurrentByteIndex(p->xp) + (unsigned)len;
+        return;
+    }
+    p->text_bytes += (size_t)len;
+    if (p->text_bytes > p->limits.max_stanza) {
+        fail(p, VN_XERR_POLICY, "stanza too large");
+        return;
+    }
+    /* Merge adjacent text chunks (expat splits at buffer and entity edges). */
+    vn_xnode_t *last = p->cur->last_child;
+    if (last && !last->name) {
+        char *t = vn_arena_alloc(p->arena, last->text_len + (size_t)len + 1);
+        memcpy(t, last->text, last->text_len);
+        memcpy(t + last->text_len, s, (size_t)len);
+        last->text_len += (size_t)len;
+        t[last->text_len] = '\0';
+        last->text = t;
+    } else {
+        vn_xnode_add_text(p->arena, p->cur, s, (size_t)len);
+    }
+}
+
+static void on_ns_start(void *ud, const XML_Char *prefix, const XML_Char *uri)
+{
+    vn_xml_parser_t *p = ud;
+    if (p->depth == 0 && !prefix)
+        snprintf(p->default_ns, sizeof(p->default_ns), "%s", uri ? uri : "");
+}
+
+static void on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
+                       const XML_Char *pubid, int has_internal_subset)
+{
+    (void)name, (void)sysid, (void)pubid, (void)has_internal_subset;
+    fail(ud, VN_XERR_RESTRICTED, "DTD not allowed");
+}
+
+static void on_entity_decl(void *ud, const XML_Char *name, int is_param, const XML_Char *value,
+                           int value_length, const XML_Char *base, const XML_Char *sysid,
+                           const XML_Char *pubid, const XML_Char *notation)
+{
+    (void)name, (void)is_param, (void)value, (void)value_length, (void)base, (void)sysid,
+        (void)pubid, (void)notation;
+    fail(ud, VN_XERR_RESTRICTED, "entity declarations not allowed");
+}
+
+static void on_comment(void *ud, const XML_Char *data)
+{
+    (void)data;
+    fail(ud, VN_XERR_RESTRICTED, "comments not allowed");
+}
+
+static void on_pi(void *ud, const XML_Char *target, const XML_Char *data)
+{
+    (void)target, (void)data;
+    fail(ud, VN_XERR_RESTRICTED, "processing instructions not allowed");
+}
+
+static int on_unknown_encoding(void *ud, const XML_Char *name, XML_Encoding *info)
+{
+    (void)name, (void)info;
+    fail(ud, VN_XERR_NOT_WELL_FORMED, "only UTF-8 is allowed");
+    return XML_STATUS_ERROR;
+}
+
+static void setup(vn_xml_parser_t *p)
+{
+    XML_SetUserData(p->xp, p);
+    XML_SetElementHandler(p->xp, on_start, on_end);
+    XML_SetCharacterDataHandler(p->xp, on_text);
+    XML_SetStartNamespaceDeclHandler(p->xp, on_ns_start);
+    XML_SetStartDoctypeDeclHandler(p->xp, on_doctype);
+    XML_SetEntityDeclHandler(p->xp, on_entity_decl);
+    XML_SetCommentHandler(p->xp, on_comment);
+    XML_SetProcessingInstructionHandler(p->xp, on_pi);
+    XML_SetUnknownEncodingHandler(p->xp, on_unknown_encoding, p);
+    XML_SetParamEntityParsing(p->xp, XML_PARAM_ENTITY_PARSING_NEVER);
+}
+
+static void clear_state(vn_xml_parser_t *p)
+{
+    if (p->arena) arena_put(p->arena);
+    p->arena = NULL;
+    p->root = p->cur = NULL;
+    p->depth = 0;
+    p->suspended = 0;
+    p->stopped = 0;
+    p->error = VN_XERR_NONE;
+    p->error_text[0] = '\0';
+    p->fed = 0;
+    p->boundary = 0;
+    p->default_ns[0] = '\0';
+}
+
+vn_xml_parser_t *vn_xml_parser_new(const vn_xml_limits_t *limits, const vn_xml_callbacks_t *cb,
+                                   void *ud)
+{
+    vn_xml_parser_t *p = vn_xcalloc(1, sizeof(*p));
+    p->limits = *limits;
+    p->cb = *cb;
+    p->ud = ud;
+    p->xp = XML_ParserCreateNS("UTF-8", NS_SEP);
+    if (!p->xp) {
+        free(p);
+        return NULL;
+    }
+    setup(p);
+    return p;
+}
+
+void vn_xml_parser_free(vn_xml_parser_t *p)
+{
+    if (!p) return;
+    if (p->arena) arena_put(p->arena);
+    XML_ParserFree(p->xp);
+    free(p);
+}
+
+void vn_xml_parser_reset(vn_xml_parser_t *p)
+{
+    clear_state(p);
+    XML_ParserReset(p->xp, "UTF-8");
+    setup(p);
+}
+
+static vn_xml_status_t status_of(vn_xml_parser_t *p, enum XML_Status st)
+{
+    if (st == XML_STATUS_SUSPENDED) return VN_XML_SUSPENDED;
+    if (p->error != VN_XERR_NONE) return VN_XML_ERROR;
+    if (p->stopped) return VN_XML_STOPPED;
+    if (st == XML_STATUS_ERROR) {
+        enum XML_Error code = XML_GetErrorCode(p->xp);
+        if (code == XML_ERROR_ABORTED) return VN_XML_STOPPED;
+        p->error = VN_XERR_NOT_WELL_FORMED;
+        snprintf(p->error_text, sizeof(p->error_text), "%s", XML_ErrorString(code));
+        return VN_XML_ERROR;
+    }
+    return VN_XML_OK;
+}
+
+vn_xml_status_t vn_xml_parser_feed(vn_xml_parser_t *p, const char *data, size_t len)
+{
+    if (p->error != VN_XERR_NONE) return VN_XML_ERROR;
+    if (p->stopped) return VN_XML_STOPPED;
+    p->fed += len;
+    /* Everything since the last stanza boundary is buffered somewhere
+     * (expat's token buffer or our tree): bound it before expat sees it.
+     * The slack allows the closing tags of a stanza right at the limit. */
+    if (p->fed - p->boundary > p->limits.max_stanza + 4096) {
+        p->error = VN_XERR_POLICY;
+        snprintf(p->error_text, sizeof(p->error_text), "stanza too large");
+        return VN_XML_ERROR;
+    }
+    return status_of(p, XML_Parse(p->xp, data, (int)len, XML_FALSE));
+}
+
+void vn_xml_parser_suspend(vn_xml_parser_t *p)
+{
+    if (p->stopped || p->suspended) return;
+    p->suspended = 1;
+    XML_StopParser(p->xp, XML_TRUE);
+}
+
+vn_xml_status_t vn_xml_parser_resume(vn_xml_parser_t *p)
+{
+    if (!p->suspended) return VN_XML_OK;
+    p->suspended = 0;
+    enum XML_Status st = XML_ResumeParser(p->xp);
+    return status_of(p, st);
+}
+
+int vn_xml_parser_suspended(const vn_xml_parser_t *p)
+{
+    return p->suspended;
+}
+
+void vn_xml_parser_stop(vn_xml_parser_t *p)
+{
+    if (p->stopped) return;
+    p->stopped = 1;
+    XML_StopParser(p->xp, XML_FALSE);
+}
+
+vn_xml_error_t vn_xml_parser_error(const vn_xml_parser_t *p)
+{
+    return p->error;
+}
+
+const char *vn_xml_parser_error_text(const vn_xml_parser_t *p)
+{
+    return p->error_text;
+}

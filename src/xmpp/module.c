@@ -1,0 +1,104 @@
+#include "xmpp/module.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/mem.h"
+
+/* Hooks sorted by priority, built once from the module tables. */
+typedef struct hook_entry {
+    const vn_hook_t *hook;
+} hook_entry_t;
+
+static hook_entry_t *hooks[VN_HOOK_COUNT];
+static int nhooks[VN_HOOK_COUNT];
+static vn_buf_t stream_features;
+static int next_slot;
+
+int vn_slot_alloc(void)
+{
+    if (next_slot >= VN_USER_SLOTS) {
+        vn_error("too many module slots");
+        abort();
+    }
+    return next_slot++;
+}
+
+static int by_priority(const void *a, const void *b)
+{
+    const hook_entry_t *x = a, *y = b;
+    return y->hook->priority - x->hook->priority;
+}
+
+int vn_modules_init(vn_server_t *srv)
+{
+    for (int i = 0; vn_builtin_modules[i]; i++) {
+        const vn_module_t *m = vn_builtin_modules[i];
+        for (const vn_hook_t *h = m->hooks; h && h->id != VN_HOOK_COUNT; h++) {
+            hooks[h->id] = vn_xrealloc(hooks[h->id], sizeof(hook_entry_t) * (size_t)(nhooks[h->id] + 1));
+            hooks[h->id][nhooks[h->id]++].hook = h;
+        }
+        if (m->stream_features) vn_buf_puts(&stream_features, m->stream_features);
+    }
+    for (int id = 0; id < VN_HOOK_COUNT; id++)
+        if (nhooks[id] > 1) qsort(hooks[id], (size_t)nhooks[id], sizeof(hook_entry_t), by_priority);
+    vn_buf_cstr(&stream_features);
+    for (int i = 0; vn_builtin_modules[i]; i++) {
+        const vn_module_t *m = vn_builtin_modules[i];
+        if (m->init && m->init(srv) != 0) {
+            vn_error("module %s failed to start", m->name);
+            return -1;
+        }
+        vn_debug("module %s loaded", m->name);
+    }
+    return 0;
+}
+
+void vn_modules_fini(vn_server_t *srv)
+{
+    for (int i = 0; vn_builtin_modules[i]; i++)
+        if (vn_builtin_modules[i]->fini) vn_builtin_modules[i]->fini(srv);
+    for (int id = 0; id < VN_HOOK_COUNT; id++) {
+        free(hooks[id]);
+        hooks[id] = NULL;
+        nhooks[id] = 0;
+    }
+    vn_buf_free(&stream_features);
+    next_slot = 0;
+}
+
+vn_result_t vn_hook_run(vn_server_t *srv, vn_hook_id_t id, void *ctx)
+{
+    vn_result_t result = VN_PASS;
+    for (int i = 0; i < nhooks[id]; i++) {
+        vn_result_t r = hooks[id][i].hook->fn(srv, ctx);
+        if (r == VN_HOLD) result = VN_HOLD;
+        else if (r == VN_HANDLED) return result == VN_HOLD ? VN_HOLD : VN_HANDLED;
+    }
+    return result;
+}
+
+const vn_iq_handler_t *vn_iq_find(const char *type, const char *ns, int target)
+{
+    for (int i = 0; vn_builtin_modules[i]; i++) {
+        for (const vn_iq_handler_t *h = vn_builtin_modules[i]->iq; h && h->type; h++) {
+            if ((h->targets & target) && strcmp(h->type, type) == 0 && strcmp(h->ns, ns) == 0)
+                return h;
+        }
+    }
+    return NULL;
+}
+
+void vn_features_each(void (*cb)(const char *feature, void *ud), void *ud)
+{
+    for (int i = 0; vn_builtin_modules[i]; i++)
+        for (const char *const *f = vn_builtin_modules[i]->features; f && *f; f++)
+            cb(*f, ud);
+}
+
+const char *vn_stream_features_xml(void)
+{
+    return stream_features.data ? stream_features.data : "";
+}

@@ -1,0 +1,84 @@
+/* Protocol features as modules (one file per XEP under src/mod).
+ *
+ * A module is data: the IQ payloads it answers, the hooks it takes part
+ * in, the disco features it advertises. The core dispatches from these
+ * tables and never names a module. */
+#ifndef VN_XMPP_MODULE_H
+#define VN_XMPP_MODULE_H
+
+#include "xmpp/server.h"
+#include "xmpp/session.h"
+
+typedef enum {
+    VN_PASS = 0,    /* not mine / continue */
+    VN_HANDLED = 1, /* done; stop the chain */
+    VN_HOLD = 2,    /* handled asynchronously; the caller waits */
+} vn_result_t;
+
+/* Where an IQ is addressed (RFC 6120 §10.3). */
+typedef enum {
+    VN_TARGET_SERVER = 1,  /* to the server's domain */
+    VN_TARGET_ACCOUNT = 2, /* to a local bare JID, handled on the account's behalf */
+} vn_iq_target_t;
+
+typedef struct vn_iq_handler {
+    const char *type; /* "get" or "set" */
+    const char *ns;   /* namespace of the payload element */
+    int targets;      /* VN_TARGET_* bits */
+    vn_result_t (*fn)(vn_server_t *srv, vn_stanza_t *st);
+} vn_iq_handler_t;
+
+typedef enum {
+    /* ctx: vn_session_t*. Before the bind result; VN_HOLD delays it until
+     * the module calls vn_session_bind_done(). */
+    VN_HOOK_BIND,
+    /* ctx: vn_session_t*. The session is leaving the router. */
+    VN_HOOK_SESSION_END,
+    /* ctx: vn_user_t*. Its last session left; free slot data. */
+    VN_HOOK_USER_GONE,
+    /* ctx: vn_stanza_t* from a local client, 'from' stamped, before routing. */
+    VN_HOOK_FROM_CLIENT,
+    /* ctx: vn_stanza_t* to a local account (to.local set), before delivery. */
+    VN_HOOK_TO_ACCOUNT,
+    /* ctx: vn_stanza_t*: a message for an account with no session that can
+     * take it (RFC 6121 §8.5.2.2). Unhandled -> service-unavailable. */
+    VN_HOOK_UNDELIVERABLE,
+    /* ctx: vn_session_t*: first available presence of a session. */
+    VN_HOOK_AVAILABLE,
+    /* ctx: vn_session_t*: the <stream:features> after authentication are
+     * being built; handlers append with vn_features_add(). */
+    VN_HOOK_COUNT
+} vn_hook_id_t;
+
+typedef struct vn_hook {
+    vn_hook_id_t id;
+    vn_result_t (*fn)(vn_server_t *srv, void *ctx);
+    int priority; /* higher runs first */
+} vn_hook_t;
+
+typedef struct vn_module {
+    const char *name;
+    const char *const *features;     /* disco#info features, NULL-terminated */
+    const char *stream_features;     /* XML added to post-auth stream features */
+    const vn_iq_handler_t *iq;       /* terminated by {NULL} */
+    const vn_hook_t *hooks;          /* terminated by {VN_HOOK_COUNT} */
+    int (*init)(vn_server_t *srv);   /* may be NULL; nonzero = fatal */
+    void (*fini)(vn_server_t *srv);  /* may be NULL */
+} vn_module_t;
+
+/* The modules compiled in (src/mod/registry.c), NULL-terminated. */
+extern const vn_module_t *const vn_builtin_modules[];
+
+int vn_modules_init(vn_server_t *srv);
+void vn_modules_fini(vn_server_t *srv);
+vn_result_t vn_hook_run(vn_server_t *srv, vn_hook_id_t id, void *ctx);
+/* Finds an IQ handler by type, payload namespace and target. */
+const vn_iq_handler_t *vn_iq_find(const char *type, const char *ns, int target);
+/* Iterates all advertised disco features. */
+void vn_features_each(void (*cb)(const char *feature, void *ud), void *ud);
+/* Concatenation of every module's stream_features. */
+const char *vn_stream_features_xml(void);
+/* A per-user / per-session slot index for a module's own data. */
+int vn_slot_alloc(void);
+
+#endif

@@ -1,0 +1,34 @@
+/* The router: who is online, and where a stanza goes (RFC 6120 §10,
+ * RFC 6121 §8). Local delivery only (no server-to-server yet).
+ *
+ * Ownership: stanzas passed in are borrowed; the router serialises what it
+ * delivers, so the caller frees or recycles the stanza afterwards. */
+#ifndef VN_XMPP_ROUTER_H
+#define VN_XMPP_ROUTER_H
+
+#include "xmpp/module.h"
+
+int vn_router_init(vn_server_t *srv);
+void vn_router_fini(vn_server_t *srv);
+
+/* Adds a bound session to its user (creating the user) / removes it. */
+vn_user_t *vn_router_add(vn_server_t *srv, vn_session_t *s);
+void vn_router_remove(vn_server_t *srv, vn_session_t *s);
+vn_user_t *vn_router_user(vn_server_t *srv, const char *bare);
+vn_session_t *vn_router_session(vn_server_t *srv, const vn_jid_t *full);
+
+/* Routes a stanza whose 'from' is set. Applies RFC 6121 §8.5 for local
+ * accounts and answers errors where the RFCs require one. */
+void vn_route(vn_server_t *srv, vn_stanza_t *st);
+/* Delivers to one session, as is. */
+void vn_router_deliver(vn_server_t *srv, vn_session_t *s, vn_stanza_t *st);
+/* Default handling of a stanza to a local account after hooks passed. */
+void vn_router_to_account(vn_server_t *srv, vn_stanza_t *st);
+/* Bounces st with an error (nothing when st is itself an error). */
+void vn_route_error(vn_server_t *srv, vn_stanza_t *st, const char *type, const char *condition,
+                    const char *text);
+/* Sends a serialised stanza to every available session of a user whose
+ * priority is not negative; returns how many got it. */
+int vn_router_broadcast(vn_server_t *srv, vn_user_t *u, vn_stanza_t *st, int include_negative);
+
+#endif

@@ -1,0 +1,81 @@
+/* The server: configuration, served domains, worker pools, the session
+ * table (router) and the registered modules.
+ *
+ * Threading: a vn_server_t and everything reachable from it belongs to the
+ * event-loop thread, except srv->store, which only the storage pool's
+ * thread touches (inside vn_work_t.work callbacks).
+ *
+ * Towards several loop threads: sessions are already looked up only through
+ * the router (vn_router_*), never by pointer from another session's code,
+ * and storage/hashing already complete back into the submitting loop. A
+ * multi-loop server gives each loop its own session table shard and turns
+ * vn_router_deliver() for a session of another loop into a message on that
+ * loop's queue; see README "How a stanza travels". */
+#ifndef VN_XMPP_SERVER_H
+#define VN_XMPP_SERVER_H
+
+#include <openssl/ssl.h>
+
+#include "core/config.h"
+#include "core/loop.h"
+#include "core/workpool.h"
+#include "store/store.h"
+#include "xmpp/stanza.h"
+
+typedef struct vn_server vn_server_t;
+typedef struct vn_session vn_session_t;
+typedef struct vn_user vn_user_t;
+typedef struct vn_map vn_map_t;
+typedef struct vn_throttle vn_throttle_t;
+
+#define VN_USER_SLOTS 8
+
+/* An account with at least one bound session. Owned by the router; freed
+ * when its last session goes (after VN_HOOK_USER_GONE). */
+struct vn_user {
+    char *bare; /* "local@domain", normalised */
+    vn_jid_t jid;
+    vn_session_t *sessions; /* linked through vn_session_t.next_of_user */
+    void *slot[VN_USER_SLOTS]; /* per-module data (see vn_user_slot_alloc) */
+};
+
+struct vn_server {
+    vn_config_t cfg;
+    vn_loop_t *loop;
+    vn_pool_t *store_pool; /* one thread: storage calls in submission order */
+    vn_pool_t *hash_pool;  /* PBKDF2 for PLAIN and password changes */
+    vn_store_t *store;     /* storage thread only */
+    SSL_CTX *tls;
+    char *domains[VN_MAX_DOMAINS]; /* normalised (RFC 7622) */
+    int ndomains;
+    vn_map_t *users; /* bare JID -> vn_user_t */
+    vn_throttle_t *throttle;
+    struct vn_listener {
+        vn_io_t io; /* first: the loop hands us the vn_io_t */
+        vn_server_t *srv;
+        int direct_tls;
+    } listeners[2]; /* [0] STARTTLS, [1] direct TLS (XEP-0368) */
+    vn_session_t *all_sessions; /* every connection, for shutdown */
+    unsigned long long next_id;
+    int shutting_down;
+    int nsessions;
+};
+
+typedef struct vn_listener vn_listener_t;
+
+/* Opens the configured c2s ports. Returns 0, or -1 with a malloc'd *err. */
+int vn_server_listen(vn_server_t *srv, char **err);
+void vn_server_stop_listening(vn_server_t *srv);
+
+/* Index of the served domain, or -1. d must be normalised. */
+int vn_server_domain_index(const vn_server_t *srv, const char *d);
+
+/* ---- storage and hashing off the loop ---- */
+void vn_store_submit(vn_server_t *srv, vn_work_t *w, void (*work)(vn_work_t *),
+                     void (*done)(vn_work_t *));
+void vn_hash_submit(vn_server_t *srv, vn_work_t *w, void (*work)(vn_work_t *),
+                    void (*done)(vn_work_t *));
+/* The server, from inside a work() callback on the storage thread. */
+vn_store_t *vn_store_of(vn_work_t *w);
+
+#endif

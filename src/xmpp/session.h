@@ -1,0 +1,93 @@
+/* A client-to-server session (RFC 6120): one TCP connection, its stream
+ * negotiation state, and once bound, its place in the router.
+ *
+ * Negotiation runs as explicit states, each guarded by the auth timer:
+ *   HEADER -> (STARTTLS) -> HEADER -> SASL -> HEADER -> BIND -> READY
+ *
+ * Ownership: the server's listener creates a session; vn_session_close()
+ * starts its end, and the session frees itself from a deferred call once
+ * the connection is closed and no job holds a reference (vn_session_ref). */
+#ifndef VN_XMPP_SESSION_H
+#define VN_XMPP_SESSION_H
+
+#include <stdint.h>
+
+#include "net/conn.h"
+#include "xml/parser.h"
+#include "xmpp/server.h"
+
+typedef enum {
+    VN_SS_HEADER, /* waiting for the stream header */
+    VN_SS_FEATURES, /* header received, negotiating (TLS, SASL) */
+    VN_SS_AUTHED, /* authenticated, waiting for bind */
+    VN_SS_READY,  /* resource bound */
+} vn_session_state_t;
+
+struct vn_sasl;
+
+struct vn_session {
+    vn_conn_t conn; /* first: a vn_conn_t* is a vn_session_t* */
+    vn_server_t *srv;
+    vn_xml_parser_t *parser;
+    vn_session_state_t state;
+    int refs;
+    unsigned direct_tls : 1;
+    unsigned closing : 1;      /* vn_session_close() was called */
+    unsigned conn_closed : 1;  /* the connection is gone */
+    unsigned freed_scheduled : 1;
+    unsigned in_router : 1;
+    unsigned available : 1;    /* sent initial presence (RFC 6121 §4.2) */
+    unsigned interested : 1;   /* requested the roster (RFC 6121 §2.1.6) */
+    unsigned stream_open_sent : 1;
+    unsigned in_parser : 1;       /* inside a parser callback */
+    unsigned pending_restart : 1; /* reset the parser once it returns */
+    unsigned pending_tls : 1;     /* start TLS once the parser returns */
+    unsigned bind_held : 1;       /* a module delays the bind result */
+    char *bind_id;                /* id of the pending bind request */
+    unsigned output_held : 1;     /* queue output (e.g. while offline messages load) */
+    vn_buf_t held;                /* output queued while held */
+    int domain_idx;
+    int priority;
+    unsigned long long id;
+    char stream_id[24];
+    vn_jid_t jid;  /* bound full JID (malloc'd parts); local NULL before auth */
+    char *bare;    /* "local@domain" after auth */
+    char *full;    /* full JID string after bind */
+    vn_user_t *user;
+    vn_session_t *next_of_user;
+    vn_session_t *next_all, *prev_all;
+    struct vn_sasl *sasl; /* during authentication only */
+    vn_timer_t timer;     /* auth timeout, then idle timeout */
+    void *slot[VN_USER_SLOTS]; /* per-module session data */
+};
+
+vn_session_t *vn_session_new(vn_server_t *srv, int fd, int direct_tls, const char *peer);
+void vn_session_ref(vn_session_t *s);
+void vn_session_unref(vn_session_t *s);
+/* Is the session still worth talking to (for job completions)? */
+int vn_session_alive(const vn_session_t *s);
+
+/* Sends a stanza tree on the stream. */
+void vn_session_send(vn_session_t *s, const vn_xnode_t *n);
+void vn_session_send_raw(vn_session_t *s, const char *xml, size_t len);
+/* Sends <stream:error><condition/></stream:error>, closes the stream and
+ * the connection (RFC 6120 §4.9). */
+void vn_session_stream_error(vn_session_t *s, const char *condition, const char *text);
+/* Closes the stream cleanly with </stream:stream>. */
+void vn_session_close(vn_session_t *s, const char *reason);
+
+/* A stanza handler returned VN_HOLD: the parser stays suspended until the
+ * handler calls this. */
+void vn_session_resume(vn_session_t *s);
+/* Bind step finished (after VN_HOOK_BIND holders released it). */
+void vn_session_bind_done(vn_session_t *s);
+
+/* Queues everything sent to the session until released, so that
+ * something fetched from storage can be written first, in order. */
+void vn_session_hold_output(vn_session_t *s);
+void vn_session_release_output(vn_session_t *s);
+
+/* Called by the SASL code. */
+void vn_session_auth_succeeded(vn_session_t *s, const char *local);
+
+#endif
