@@ -115,6 +115,7 @@ struct worker {
     uint32_t first; /* global index of this worker's first account */
     uint32_t count; /* accounts handled by this worker */
     uint32_t total; /* accounts over all workers */
+    int nw;         /* number of workers */
     struct xsess *sess;
     struct xmpp_env env;
     struct shm *shm;

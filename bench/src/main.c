@@ -192,6 +192,12 @@ int main(int argc, char **argv)
     if (o.batch > o.window)
         die("--batch must not exceed --window");
 
+    if (!o.src_addrs) {
+        /* ~28000 ephemeral ports per source address and server port */
+        unsigned conns = sc == &scenario_idle ? o.steps[o.nsteps - 1] : o.n;
+        o.src_addrs = (int)((conns + 19999) / 20000);
+    }
+
     struct bench b = {.o = &o, .sc = sc};
     if (o.json_path) {
         b.json = strcmp(o.json_path, "-") ? fopen(o.json_path, "a") : stdout;

@@ -72,6 +72,7 @@ int bench_spawn(struct bench *b, uint32_t accounts)
             w.first = b->wfirst[i];
             w.count = cnt;
             w.total = accounts;
+            w.nw = nw;
             w.shm = b->shm;
             worker_main(&w);
             _exit(0);

@@ -55,7 +55,6 @@ void worker_connect_next(struct worker *w)
             char why[96];
             snprintf(why, sizeof why, "socket: %s", strerror(errno));
             worker_error(w, why);
-            w->res->failed++;
             if (w->sc->w_closed)
                 w->sc->w_closed(w, s, why);
             continue;

@@ -57,7 +57,8 @@ static void store_done(vn_work_t *w)
     if (j->rc == 1)
         vn_route_error(j->srv, j->original, "cancel", "service-unavailable", NULL);
     else if (j->rc == 2)
-        vn_route_error(j->srv, j->original, "wait", "resource-constraint", "offline queue full");
+        vn_route_error(j->srv, j->original, "cancel", "service-unavailable",
+                       "offline storage is full");
     else if (j->rc < 0)
         vn_route_error(j->srv, j->original, "wait", "internal-server-error", NULL);
     vn_stanza_free(j->original);

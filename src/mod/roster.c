@@ -304,6 +304,24 @@ static void change_free(roster_change_t *c)
     free(c);
 }
 
+static int same_str(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Does a client see any difference between the two items? (pending_in and
+ * the stored request are the server's business, RFC 6121 §3.1.3.) */
+static int same_view(const vn_roster_item_t *a, const vn_roster_item_t *b)
+{
+    if (a->in_roster != b->in_roster || a->subscription != b->subscription ||
+        a->ask_out != b->ask_out || a->approved != b->approved || !same_str(a->name, b->name))
+        return 0;
+    char **ga = a->groups, **gb = b->groups;
+    for (; ga && *ga && gb && *gb; ga++, gb++)
+        if (strcmp(*ga, *gb) != 0) return 0;
+    return !(ga && *ga) && !(gb && *gb);
+}
+
 static void change_done(vn_work_t *w)
 {
     roster_change_t *c = (roster_change_t *)w;
@@ -319,7 +337,8 @@ static void change_done(vn_work_t *w)
             vn_map_put(r->items, copy->contact, copy);
         }
         r->version = c->version;
-        int visible = c->action == 2 || c->item.in_roster || c->before.in_roster;
+        int visible = (c->item.in_roster || c->before.in_roster) &&
+                      (c->action == 2 || !same_view(&c->before, &c->item));
         if (c->push && visible)
             push_item(c->srv, u, &c->item, c->action == 2 || !c->item.in_roster, c->version);
     }

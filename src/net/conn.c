@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <openssl/err.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -14,6 +15,7 @@ static __thread char read_buf[16384];
 
 static void on_io(vn_io_t *io, uint32_t events);
 static void do_flush(void *arg);
+static void flush_now(vn_conn_t *c);
 
 static void update_events(vn_conn_t *c)
 {
@@ -29,6 +31,7 @@ static void report_closed(vn_conn_t *c, const char *reason)
 {
     if (c->closed) return;
     c->closed = 1;
+    vn_timer_stop(c->loop, &c->linger);
     vn_io_stop(c->loop, &c->io);
     c->h->closed(c, reason);
 }
@@ -65,7 +68,13 @@ static void handshake(vn_conn_t *c)
     ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
     ERR_clear_error();
     vn_debug("%s: TLS handshake failed: %s", c->peer, buf);
-    report_closed(c, "TLS handshake failed");
+    /* OpenSSL may have queued an alert: let it out, then linger. */
+    SSL_free(c->ssl);
+    c->ssl = NULL;
+    c->handshaking = 0;
+    c->closing = 1;
+    vn_buf_free(&c->out);
+    flush_now(c);
 }
 
 static void begin_tls(vn_conn_t *c)
@@ -94,6 +103,12 @@ int vn_conn_start_tls(vn_conn_t *c, SSL_CTX *ctx)
     }
     begin_tls(c);
     return 0;
+}
+
+static void on_linger_timeout(vn_timer_t *t)
+{
+    vn_conn_t *c = (vn_conn_t *)((char *)t - offsetof(vn_conn_t, linger));
+    report_closed(c, "closed");
 }
 
 /* Writes as much of the output as the socket takes. */
@@ -129,10 +144,16 @@ static void flush_now(vn_conn_t *c)
             begin_tls(c);
             return;
         }
-        if (c->closing) {
+        if (c->closing && !c->lingering) {
             if (c->ssl) SSL_shutdown(c->ssl);
             shutdown(c->io.fd, SHUT_WR);
-            report_closed(c, "closed");
+            /* Closing a socket with unread input makes the kernel send a
+             * reset, which can destroy the stream error we just wrote: read
+             * and discard until the peer closes too, for a short while. */
+            c->lingering = 1;
+            c->read_paused = 0;
+            vn_io_set(c->loop, &c->io, EPOLLIN);
+            vn_timer_start(c->loop, &c->linger, 2000, on_linger_timeout);
             return;
         }
     }
@@ -201,6 +222,11 @@ static void on_io(vn_io_t *io, uint32_t events)
 {
     vn_conn_t *c = (vn_conn_t *)io;
     if (c->closed || c->released) return;
+    if (c->lingering) {
+        ssize_t n = recv(c->io.fd, read_buf, sizeof(read_buf), 0);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) report_closed(c, "closed");
+        return;
+    }
     if (c->handshaking) {
         handshake(c);
         return;
@@ -262,6 +288,7 @@ void vn_conn_release(vn_conn_t *c)
 {
     if (c->released) return;
     c->released = 1;
+    vn_timer_stop(c->loop, &c->linger);
     if (!c->closed) {
         c->closed = 1;
         vn_io_stop(c->loop, &c->io);

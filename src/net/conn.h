@@ -46,6 +46,8 @@ struct vn_conn {
     unsigned released : 1;
     unsigned tls_pending : 1; /* start TLS once the output is flushed */
     unsigned read_wants_write : 1;
+    unsigned lingering : 1;   /* output done, waiting for the peer to close */
+    vn_timer_t linger;
     SSL_CTX *tls_ctx_pending;
     char peer[64];            /* "ip" of the client, for logs and throttling */
 };

@@ -116,9 +116,9 @@ static void ubuf_reserve(ubuf_t *b, int32_t n)
     b->cap = cap;
 }
 
-static void ubuf_put(ubuf_t *b, UChar32 c)
+/* Append without a bounds check: callers reserve room beforehand. */
+static inline void ubuf_put(ubuf_t *b, UChar32 c)
 {
-    ubuf_reserve(b, b->len + 2);
     U16_APPEND_UNSAFE(b->p, b->len, c);
 }
 
@@ -132,7 +132,7 @@ static int decode_utf8(const char *s, size_t len, ubuf_t *out, bool width)
     const uint8_t *u = (const uint8_t *)s;
     int32_t i = 0, n = (int32_t)len; /* len <= PART_IN_MAX */
     out->len = 0;
-    ubuf_reserve(out, n);
+    ubuf_reserve(out, n); /* one UTF-16 unit per UTF-8 byte at most */
     while (i < n) {
         UChar32 c;
         U8_NEXT(u, i, n, c);
@@ -185,7 +185,9 @@ typedef enum { PROF_LOCAL, PROF_RESOURCE, PROF_DOMAIN } profile_t;
  * single code point for every <wide> and <narrow> character. */
 static UChar32 width_map(UChar32 c)
 {
-    if (c < 0x80) return c;
+    /* All <wide>/<narrow> characters are U+3000 or in U+FF00..U+FFEF (the
+     * unit tests check this against the ICU in use). */
+    if (c != 0x3000 && (c < 0xFF00 || c > 0xFFEF)) return c;
     int32_t dt = u_getIntPropertyValue(c, UCHAR_DECOMPOSITION_TYPE);
     if (dt != U_DT_WIDE && dt != U_DT_NARROW) return c;
     const UNormalizer2 *nfkc = nfkc_inst();
@@ -230,7 +232,8 @@ static void put_domain_lower(ubuf_t *b, UChar32 c)
 static void map_apply(profile_t p, const UChar *in, int32_t n, ubuf_t *out)
 {
     out->len = 0;
-    ubuf_reserve(out, n + 8);
+    /* Each UTF-16 unit maps to at most two (U+0130 -> i + U+0307). */
+    ubuf_reserve(out, 2 * n + 2);
     for (int32_t i = 0; i < n;) {
         UChar32 c;
         U16_NEXT(in, i, n, c);
@@ -276,16 +279,20 @@ static pclass_t precis_class(UChar32 c, bool freeform)
     }
     if ((c >= 0x0660 && c <= 0x0669) || (c >= 0x06F0 && c <= 0x06F9)) return C_CONTEXTO;
     /* BackwardCompatible (§9.7) is empty. */
-    const bool nonchar = u_hasBinaryProperty(c, UCHAR_NONCHARACTER_CODE_POINT);
     int8_t gc = u_charType(c);
-    if (gc == U_UNASSIGNED && !nonchar) return C_UNASSIGNED;   /* §9.8 */
+    /* Unassigned §9.8: gc Cn and not a noncharacter (which are all Cn). */
+    const bool nonchar = gc == U_UNASSIGNED && u_hasBinaryProperty(c, UCHAR_NONCHARACTER_CODE_POINT);
+    if (gc == U_UNASSIGNED && !nonchar) return C_UNASSIGNED;
     if (c >= 0x21 && c <= 0x7E) return C_PVALID;               /* ASCII7 §9.11 */
-    if (u_hasBinaryProperty(c, UCHAR_JOIN_CONTROL)) return C_CONTEXTJ; /* §9.8 */
-    switch (u_getIntPropertyValue(c, UCHAR_HANGUL_SYLLABLE_TYPE)) {  /* OldHangulJamo §9.9 */
-    case U_HST_LEADING_JAMO: case U_HST_VOWEL_JAMO: case U_HST_TRAILING_JAMO:
-        return C_DISALLOWED;
-    default:
-        break;
+    if (c == 0x200C || c == 0x200D) return C_CONTEXTJ;         /* JoinControl §9.8 */
+    /* OldHangulJamo §9.9: conjoining jamo live in these three blocks. */
+    if ((c >= 0x1100 && c <= 0x11FF) || (c >= 0xA960 && c <= 0xA97F) || (c >= 0xD7B0 && c <= 0xD7FF)) {
+        switch (u_getIntPropertyValue(c, UCHAR_HANGUL_SYLLABLE_TYPE)) {
+        case U_HST_LEADING_JAMO: case U_HST_VOWEL_JAMO: case U_HST_TRAILING_JAMO:
+            return C_DISALLOWED;
+        default:
+            break;
+        }
     }
     if (nonchar || u_hasBinaryProperty(c, UCHAR_DEFAULT_IGNORABLE_CODE_POINT))
         return C_DISALLOWED;                                   /* §9.13 */
@@ -310,6 +317,27 @@ static pclass_t precis_class(UChar32 c, bool freeform)
     default:
         return C_DISALLOWED;
     }
+}
+
+/* The derivation above costs several ICU property lookups per code point.
+ * vn_jid_global_init() evaluates it once for the whole BMP (64 KiB: the
+ * IdentifierClass value in the low nibble, FreeformClass in the high one);
+ * other planes, and calls before init, use the derivation directly. */
+static uint8_t g_bmp_class[0x10000];
+static bool g_bmp_ready;
+
+static void bmp_class_init(void)
+{
+    for (UChar32 c = 0; c < 0x10000; c++)
+        g_bmp_class[c] = (uint8_t)(precis_class(c, false) | (precis_class(c, true) << 4));
+    g_bmp_ready = true;
+}
+
+static inline pclass_t class_of(UChar32 c, bool freeform)
+{
+    if (c < 0x10000 && g_bmp_ready)
+        return (pclass_t)(freeform ? g_bmp_class[c] >> 4 : g_bmp_class[c] & 0x0F);
+    return precis_class(c, freeform);
 }
 
 static UScriptCode script_of(UChar32 c)
@@ -398,7 +426,7 @@ static bool class_ok(const UChar *s, int32_t n, bool freeform)
         int32_t i0 = i;
         UChar32 c;
         U16_NEXT(s, i, n, c);
-        switch (precis_class(c, freeform)) {
+        switch (class_of(c, freeform)) {
         case C_PVALID:
             break;
         case C_CONTEXTJ:
@@ -500,6 +528,11 @@ static int apply_rules(profile_t p, const ubuf_t *in, ubuf_t *mapped, ubuf_t *re
     return nfc_apply(mapped->p, mapped->len, res);
 }
 
+static bool ubuf_eq(const ubuf_t *x, const ubuf_t *y)
+{
+    return x->len == y->len && memcmp(x->p, y->p, sizeof(UChar) * (size_t)x->len) == 0;
+}
+
 static int prep_precis_slow(profile_t p, const char *s, size_t len, char **out, vn_arena_t *a)
 {
     const bool local = p == PROF_LOCAL;
@@ -526,10 +559,12 @@ static int prep_precis_slow(profile_t p, const char *s, size_t len, char **out, 
      * further applications. */
     if (apply_rules(p, src, map, res) != 0) goto done;
     for (int k = 0;; k++) {
-        if (apply_rules(p, res, map, src) != 0) goto done;
-        if (src->len == res->len && memcmp(src->p, res->p, sizeof(UChar) * (size_t)res->len) == 0)
-            break;
+        /* res is NFC and NFC is idempotent, so when the mapping leaves
+         * res unchanged another application would too. */
+        map_apply(p, res->p, res->len, map);
+        if (ubuf_eq(map, res)) break;
         if (k == 2) goto done;
+        if (nfc_apply(map->p, map->len, src) != 0) goto done;
         ubuf_t *t = res;
         res = src;
         src = t;
@@ -863,12 +898,14 @@ int vn_jid_prep_domain(const char *s, size_t len, char **out, vn_arena_t *a)
 
 void vn_jid_global_init(void)
 {
+    if (g_bmp_ready) return;
     UErrorCode e = U_ZERO_ERROR;
     const UNormalizer2 *n = unorm2_getNFCInstance(&e);
     if (U_SUCCESS(e)) g_nfc = n;
     e = U_ZERO_ERROR;
     n = unorm2_getNFKCInstance(&e);
     if (U_SUCCESS(e)) g_nfkc = n;
+    bmp_class_init();
 
     /* Touch the lazily loaded ICU data (properties, case, scripts, bidi)
      * and libidn2 once, so that the first stanzas do not pay for it. */
