@@ -2,6 +2,7 @@
  * SIGTERM/SIGINT close every stream and flush storage before exit. */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,22 @@ static vn_server_t server;
 static vn_io_t signal_io;
 static vn_timer_t shutdown_timer;
 static uint64_t shutdown_started;
+
+static vn_timer_t trim_timer;
+
+/* Idle sessions give back their parser state, and the heap its free pages,
+ * every few seconds: idle connections are the common case. */
+static void trim_tick(vn_timer_t *t)
+{
+    int n = vn_sessions_trim_idle(&server, 5000);
+    if (n > 0) {
+        malloc_trim(128 * 1024);
+        struct mallinfo2 mi = mallinfo2();
+        vn_debug("released the parser state of %d idle sessions (heap in use %zu KiB, free %zu KiB)",
+                 n, mi.uordblks / 1024, mi.fordblks / 1024);
+    }
+    vn_timer_start(server.loop, t, 5000, trim_tick);
+}
 
 static void usage(void)
 {
@@ -181,6 +198,7 @@ int main(int argc, char **argv)
         free(err);
         return 1;
     }
+    vn_timer_start(srv->loop, &trim_timer, 5000, trim_tick);
     vn_info("vestnikd %s serving %d domain(s), first: %s", VN_VERSION, srv->ndomains,
             srv->domains[0]);
 

@@ -40,16 +40,18 @@ struct opts {
     int nsteps;
     double settle_s;
     double rate; /* messages/s per sender, 0 = flat out */
-    double duration_s, warmup_s, drain_s;
+    double duration_s, warmup_s, warmup_max_s, drain_s;
     unsigned batch, window, body_size;
     int repeat;
+    unsigned token; /* marks this run's messages */
 };
 
 /* Parent -> worker commands and worker -> parent events. */
 enum {
     CMD_CONNECT = 1, /* a: sessions this worker should hold online */
     CMD_LOGIN,       /* a: round number; sign every account in and out once */
-    CMD_CHAT,        /* a: start, b: measured window start, c: window end (ns) */
+    CMD_CHAT,        /* a: start sending at (ns); the window is not known yet */
+    CMD_WINDOW,      /* a: measured window start, b: window end (ns) */
     CMD_QUIT,
     EV_READY = 100, /* a: online, b: failed */
     EV_DONE,        /* results are in the shared area */
@@ -66,7 +68,7 @@ struct wres {
     struct hist lat;
     uint64_t ok, failed;
     uint64_t sent, sent_window, delivered, delivered_window;
-    uint64_t dups, reordered, misrouted, errors, late;
+    uint64_t dups, reordered, misrouted, errors, late, stale;
     uint64_t pbkdf2_runs, cache_hits;
     int mech_used;
     char tls_desc[96];

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "bench.h"
 #include "report.h"
 #include "scram.h"
@@ -42,7 +43,9 @@ static void usage(FILE *f)
         "  -n N                   users (100)\n"
         "      --rate R           messages/s per sender; 0 = flat out (0)\n"
         "      --duration S       measured window, seconds (10)\n"
-        "      --warmup S         unmeasured sending before the window (3)\n"
+        "      --warmup S         unmeasured sending before the window, at least (3); flat out\n"
+        "                         also until every sender's first window was delivered\n"
+        "      --warmup-max S     longest warm-up (120)\n"
         "      --batch N          stanzas per write (20)\n"
         "      --window N         most unacknowledged (not yet received) messages per sender (200)\n"
         "      --size N           body bytes per message (64)\n"
@@ -83,7 +86,7 @@ static double num_arg(const char *name, const char *v, double lo, double hi)
 enum {
     O_TLS = 256, O_MECH, O_FIRST, O_RESOURCE, O_SRC, O_TIMEOUT, O_PID, O_JSON, O_JSON_ONLY,
     O_ROUNDS, O_WROUNDS, O_STEPS, O_SETTLE, O_RATE, O_DURATION, O_WARMUP, O_BATCH, O_WINDOW,
-    O_SIZE, O_DRAIN, O_REPEAT,
+    O_SIZE, O_DRAIN, O_REPEAT, O_WARMUP_MAX,
 };
 
 int main(int argc, char **argv)
@@ -97,7 +100,7 @@ int main(int argc, char **argv)
         .tls = TLSM_STARTTLS, .mech = 0, .user_fmt = "user%u", .password = "benchpass",
         .resource = "bench", .label = "server", .signin_timeout_s = 30, .n = 100,
         .concurrency = 100, .rounds = 3, .warmup_rounds = 1, .settle_s = 3,
-        .duration_s = 10, .warmup_s = 3, .drain_s = 15, .batch = 20, .window = 200,
+        .duration_s = 10, .warmup_s = 3, .warmup_max_s = 120, .drain_s = 15, .batch = 20, .window = 200,
         .body_size = 64, .repeat = 1,
     };
     parse_steps(&o, "1000,2000,4000");
@@ -120,7 +123,7 @@ int main(int argc, char **argv)
         {"concurrency", 1, 0, 'c'}, {"label", 1, 0, 'l'}, {"server-pid", 1, 0, O_PID},
         {"json", 1, 0, O_JSON}, {"json-only", 0, 0, O_JSON_ONLY}, {"rounds", 1, 0, O_ROUNDS},
         {"warmup-rounds", 1, 0, O_WROUNDS}, {"steps", 1, 0, O_STEPS}, {"settle", 1, 0, O_SETTLE},
-        {"rate", 1, 0, O_RATE}, {"duration", 1, 0, O_DURATION}, {"warmup", 1, 0, O_WARMUP},
+        {"rate", 1, 0, O_RATE}, {"duration", 1, 0, O_DURATION}, {"warmup", 1, 0, O_WARMUP}, {"warmup-max", 1, 0, O_WARMUP_MAX},
         {"batch", 1, 0, O_BATCH}, {"window", 1, 0, O_WINDOW}, {"size", 1, 0, O_SIZE},
         {"drain", 1, 0, O_DRAIN}, {"repeat", 1, 0, O_REPEAT}, {"help", 0, 0, 'h'},
         {0, 0, 0, 0},
@@ -176,9 +179,10 @@ int main(int argc, char **argv)
         case O_RATE: o.rate = num_arg("rate", optarg, 0, 1e7); break;
         case O_DURATION: o.duration_s = num_arg("duration", optarg, 0.1, 86400); break;
         case O_WARMUP: o.warmup_s = num_arg("warmup", optarg, 0, 86400); break;
+        case O_WARMUP_MAX: o.warmup_max_s = num_arg("warmup-max", optarg, 0, 86400); break;
         case O_BATCH: o.batch = (unsigned)num_arg("batch", optarg, 1, 10000); break;
         case O_WINDOW: o.window = (unsigned)num_arg("window", optarg, 1, 1e6); break;
-        case O_SIZE: o.body_size = (unsigned)num_arg("size", optarg, 40, 100000); break;
+        case O_SIZE: o.body_size = (unsigned)num_arg("size", optarg, 48, 100000); break;
         case O_DRAIN: o.drain_s = num_arg("drain", optarg, 0, 3600); break;
         case O_REPEAT: o.repeat = (int)num_arg("repeat", optarg, 1, 100); break;
         case 'h': usage(stdout); return 0;
@@ -189,6 +193,8 @@ int main(int argc, char **argv)
         die("unexpected argument: %s", argv[optind]);
     if (!o.port)
         o.port = o.tls == TLSM_DIRECT ? 5223 : 5222;
+    if (o.warmup_max_s < o.warmup_s)
+        o.warmup_max_s = o.warmup_s;
     if (o.batch > o.window)
         die("--batch must not exceed --window");
 
@@ -197,6 +203,8 @@ int main(int argc, char **argv)
         unsigned conns = sc == &scenario_idle ? o.steps[o.nsteps - 1] : o.n;
         o.src_addrs = (int)((conns + 19999) / 20000);
     }
+
+    o.token = ((unsigned)getpid() * 2654435761u) ^ (unsigned)now_ns();
 
     struct bench b = {.o = &o, .sc = sc};
     if (o.json_path) {

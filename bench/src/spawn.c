@@ -184,6 +184,7 @@ void bench_sum_results(struct bench *b, struct wres *sum)
         sum->misrouted += r->misrouted;
         sum->errors += r->errors;
         sum->late += r->late;
+        sum->stale += r->stale;
         sum->pbkdf2_runs += r->pbkdf2_runs;
         sum->cache_hits += r->cache_hits;
         if (!sum->mech_used)

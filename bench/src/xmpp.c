@@ -84,7 +84,7 @@ static void fail(struct xsess *s, const char *why)
 
 static void failf(struct xsess *s, const char *prefix, const char *detail)
 {
-    snprintf(s->whybuf, sizeof s->whybuf, "%s%s", prefix, detail);
+    snprintf(s->whybuf, sizeof s->whybuf, "%.40s%.50s", prefix, detail);
     fail(s, s->whybuf);
 }
 
@@ -118,6 +118,7 @@ int xmpp_start(struct xsess *s, struct xmpp_env *env, const char *local,
     s->pending = P_NONE;
     s->why = NULL;
     s->whybuf[0] = 0;
+    s->cond[0] = 0;
     s->t_start = now_ns();
     s->t_online = 0;
     sbuf_reset(&s->text);
@@ -287,8 +288,8 @@ static void on_start(void *ud, const XML_Char *name, const XML_Char **atts)
             break;
         case K_SASLFAIL:
         case K_STREAMERR:
-            if (strcmp(ln, "text") && !s->whybuf[0])
-                copy_attr(s->whybuf, sizeof s->whybuf, ln);
+            if (strcmp(ln, "text") && !s->cond[0])
+                copy_attr(s->cond, sizeof s->cond, ln);
             break;
         }
         return;
@@ -409,7 +410,7 @@ static void reply_iq(struct xsess *s)
 static void dispatch(struct xsess *s)
 {
     if (s->kind == K_STREAMERR) {
-        failf(s, "stream error: ", s->whybuf[0] ? s->whybuf : "?");
+        failf(s, "stream error: ", s->cond[0] ? s->cond : "?");
         return;
     }
     switch (s->state) {
@@ -472,7 +473,7 @@ static void dispatch(struct xsess *s)
             s->pending = P_RESTART;
             XML_StopParser(s->xp, XML_FALSE);
         } else if (s->kind == K_SASLFAIL) {
-            failf(s, "SASL failure: ", s->whybuf[0] ? s->whybuf : "?");
+            failf(s, "SASL failure: ", s->cond[0] ? s->cond : "?");
         }
         return;
     case XS_BIND:

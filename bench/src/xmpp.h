@@ -82,7 +82,8 @@ struct xsess {
     char type[12];
     char from[80];
     const char *why; /* failure reason (static string) */
-    char whybuf[64];
+    char cond[40];    /* condition element of a stream error or SASL failure */
+    char whybuf[96];
 };
 
 /* Begin connecting account `local` from source address src. Returns 0, or -1

@@ -126,10 +126,33 @@ static int ns_equal(const char *a, const char *b)
     return a == b || strcmp(a, b) == 0;
 }
 
+/* Escapes markup, and also the whitespace a parser would not give back as
+ * is: CR anywhere (XML 1.0 §2.11 turns it into LF), TAB and LF in attribute
+ * values (§3.3.3 turns them into spaces). */
+static void append_escaped(vn_buf_t *out, const char *s, size_t n, int attr)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *ref;
+        if (s[i] == '\r')
+            ref = "&#13;";
+        else if (attr && s[i] == '\n')
+            ref = "&#10;";
+        else if (attr && s[i] == '\t')
+            ref = "&#9;";
+        else
+            continue;
+        vn_buf_append_xml_escaped(out, s + start, i - start);
+        vn_buf_puts(out, ref);
+        start = i + 1;
+    }
+    vn_buf_append_xml_escaped(out, s + start, n - start);
+}
+
 static void serialize(const vn_xnode_t *n, const char *parent_ns, vn_buf_t *out)
 {
     if (!n->name) {
-        vn_buf_append_xml_escaped(out, n->text, n->text_len);
+        append_escaped(out, n->text, n->text_len, 0);
         return;
     }
     vn_buf_reserve(out, 64);
@@ -155,7 +178,7 @@ static void serialize(const vn_xnode_t *n, const char *parent_ns, vn_buf_t *out)
         }
         vn_buf_puts(out, at->name);
         vn_buf_append(out, "='", 2);
-        vn_buf_append_xml_escaped(out, at->value, strlen(at->value));
+        append_escaped(out, at->value, strlen(at->value), 1);
         vn_buf_append(out, "'", 1);
     }
     if (!n->children) {

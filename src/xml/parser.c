@@ -9,8 +9,16 @@
 
 #define NS_SEP ' '
 
+#define MAX_ROOT_NS 8
+
 struct vn_xml_parser {
-    XML_Parser xp;
+    XML_Parser xp;        /* NULL while released between stanzas (idle) */
+    unsigned long long index_base; /* stream offset of expat's byte 0 */
+    int replaying;        /* feeding the synthetic root after re-creation */
+    int nroot_ns;         /* namespace declarations on the stream root */
+    char *root_ns_prefix[MAX_ROOT_NS]; /* NULL: default namespace */
+    char *root_ns_uri[MAX_ROOT_NS];
+    char *root_qname;     /* the root's name as written, e.g. "stream:stream" */
     vn_xml_limits_t limits;
     vn_xml_callbacks_t cb;
     void *ud;
@@ -59,22 +67,48 @@ static void fail(vn_xml_parser_t *p, vn_xml_error_t e, const char *text)
     XML_StopParser(p->xp, XML_FALSE);
 }
 
-/* expat reports "uri local" (NS_SEP) or just "local". */
+/* expat reports "uri local prefix", "uri local" or just "local" (triplets
+ * are on so that the root's prefix can be replayed). */
 static void split_name(vn_arena_t *a, const char *qname, const char **ns, const char **local)
 {
     const char *sep = strchr(qname, NS_SEP);
     if (sep) {
         *ns = vn_arena_strndup(a, qname, (size_t)(sep - qname));
-        *local = vn_arena_strdup(a, sep + 1);
+        const char *l = sep + 1;
+        const char *sep2 = strchr(l, NS_SEP);
+        *local = sep2 ? vn_arena_strndup(a, l, (size_t)(sep2 - l)) : vn_arena_strdup(a, l);
     } else {
         *ns = NULL;
         *local = vn_arena_strdup(a, qname);
     }
 }
 
+/* "prefix:local" or "local" of an expat triplet name. */
+static char *qualified_name(const char *qname)
+{
+    const char *sep = strchr(qname, NS_SEP);
+    if (!sep) return vn_xstrdup(qname);
+    const char *l = sep + 1;
+    const char *sep2 = strchr(l, NS_SEP);
+    if (!sep2) return vn_xstrdup(l);
+    size_t ln = (size_t)(sep2 - l), pn = strlen(sep2 + 1);
+    char *q = vn_xmalloc(pn + 1 + ln + 1);
+    memcpy(q, sep2 + 1, pn);
+    q[pn] = ':';
+    memcpy(q + pn + 1, l, ln);
+    q[pn + 1 + ln] = '\0';
+    return q;
+}
+
+/* Offset in the whole stream of the event being reported. */
+static unsigned long long pos_now(vn_xml_parser_t *p)
+{
+    return p->index_base + (unsigned long long)XML_GetCurrentByteIndex(p->xp);
+}
+
 static int check_size(vn_xml_parser_t *p)
 {
-    unsigned long long pos = (unsigned long long)XML_GetCurrentByteIndex(p->xp);
+    unsigned long long pos = pos_now(p);
     if (pos > p->boundary && pos - p->boundary > p->limits.max_stanza) {
         fail(p, VN_XERR_POLICY, "stanza too large");
         return -1;
@@ -106,8 +140,13 @@ static void on_start(void *ud, const XML_Char *name, const XML_Char **atts)
             tail = &x->next;
         }
         p->depth = 1;
-        p->boundary = (unsigned long long)XML_GetCurrentByteIndex(p->xp) +
-                      (unsigned long long)XML_GetCurrentByteCount(p->xp);
+        if (p->replaying) {
+            arena_put(a);
+            return;
+        }
+        free(p->root_qname);
+        p->root_qname = qualified_name(name);
+        p->boundary = pos_now(p) + (unsigned long long)XML_GetCurrentByteCount(p->xp);
         p->cb.stream_open(p->ud, ns ? ns : "", local, p->default_ns, attrs);
         arena_put(a);
         return;
@@ -160,8 +199,7 @@ static void on_end(void *ud, const XML_Char *name)
     vn_arena_t *a = p->arena;
     p->root = p->cur = NULL;
     p->arena = NULL;
-    p->boundary = (unsigned long long)XML_GetCurrentByteIndex(p->xp) +
-                  (unsigned long long)XML_GetCurrentByteCount(p->xp);
+    p->boundary = pos_now(p) + (unsigned long long)XML_GetCurrentByteCount(p->xp);
     p->cb.stanza(p->ud, root, a);
     arena_put(a);
 }
@@ -179,7 +217,7 @@ static void on_text(void *ud, const XML_Char *s, int len)
             }
         }
         if (p->depth == 1)
-            p->boundary = (unsigned long long)XML_GetCurrentByteIndex(p->xp) + (unsigned)len;
+            p->boundary = pos_now(p) + (unsigned)len;
         return;
     }
     p->text_bytes += (size_t)len;
@@ -204,9 +242,17 @@ static void on_text(void *ud, const XML_Char *s, int len)
 static void on_ns_start(void *ud, const XML_Char *prefix, const XML_Char *uri)
 {
     vn_xml_parser_t *p = ud;
-    if (p->depth == 0 && !prefix)
-        snprintf(p->default_ns, sizeof(p->default_ns), "%s", uri ? uri : "");
+    if (p->depth != 0 || p->replaying) return;
+    if (!prefix) snprintf(p->default_ns, sizeof(p->default_ns), "%s", uri ? uri : "");
+    /* Remembered so that an idle parser can be re-created (see
+     * vn_xml_parser_release_idle); more than a few disables that. */
+    if (p->nroot_ns < MAX_ROOT_NS) {
+        p->root_ns_prefix[p->nroot_ns] = prefix ? vn_xstrdup(prefix) : NULL;
+        p->root_ns_uri[p->nroot_ns] = vn_xstrdup(uri ? uri : "");
+    }
+    p->nroot_ns++;
 }
+
 
 static void on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
                        const XML_Char *pubid, int has_internal_subset)
@@ -255,6 +301,18 @@ static void setup(vn_xml_parser_t *p)
     XML_SetProcessingInstructionHandler(p->xp, on_pi);
     XML_SetUnknownEncodingHandler(p->xp, on_unknown_encoding, p);
     XML_SetParamEntityParsing(p->xp, XML_PARAM_ENTITY_PARSING_NEVER);
+    XML_SetReturnNSTriplet(p->xp, XML_TRUE);
+}
+
+static void forget_root(vn_xml_parser_t *p)
+{
+    for (int i = 0; i < p->nroot_ns && i < MAX_ROOT_NS; i++) {
+        free(p->root_ns_prefix[i]);
+        free(p->root_ns_uri[i]);
+    }
+    p->nroot_ns = 0;
+    free(p->root_qname);
+    p->root_qname = NULL;
 }
 
 static void clear_state(vn_xml_parser_t *p)
@@ -269,7 +327,10 @@ static void clear_state(vn_xml_parser_t *p)
     p->error_text[0] = '\0';
     p->fed = 0;
     p->boundary = 0;
+    p->index_base = 0;
+    p->replaying = 0;
     p->default_ns[0] = '\0';
+    forget_root(p);
 }
 
 vn_xml_parser_t *vn_xml_parser_new(const vn_xml_limits_t *limits, const vn_xml_callbacks_t *cb,
@@ -292,15 +353,57 @@ void vn_xml_parser_free(vn_xml_parser_t *p)
 {
     if (!p) return;
     if (p->arena) arena_put(p->arena);
-    XML_ParserFree(p->xp);
+    if (p->xp) XML_ParserFree(p->xp);
+    forget_root(p);
     free(p);
 }
 
 void vn_xml_parser_reset(vn_xml_parser_t *p)
 {
     clear_state(p);
-    XML_ParserReset(p->xp, "UTF-8");
+    if (p->xp)
+        XML_ParserReset(p->xp, "UTF-8");
+    else
+        p->xp = XML_ParserCreateNS("UTF-8", NS_SEP);
+    if (!p->xp) abort();
     setup(p);
+}
+
+int vn_xml_parser_release_idle(vn_xml_parser_t *p)
+{
+    /* Only between stanzas with nothing half-read: then the whole state is
+     * the root element and its namespace declarations, which we keep. */
+    if (!p->xp || p->depth != 1 || p->suspended || p->stopped || p->error != VN_XERR_NONE ||
+        p->fed != p->boundary || !p->root_qname || p->nroot_ns > MAX_ROOT_NS)
+        return 0;
+    XML_ParserFree(p->xp);
+    p->xp = NULL;
+    return 1;
+}
+
+/* Re-creates a released parser by replaying the stream root. */
+static int recreate(vn_xml_parser_t *p)
+{
+    p->xp = XML_ParserCreateNS("UTF-8", NS_SEP);
+    if (!p->xp) return -1;
+    setup(p);
+    char head[2048];
+    size_t n = (size_t)snprintf(head, sizeof(head), "<%s", p->root_qname);
+    for (int i = 0; i < p->nroot_ns && n < sizeof(head); i++) {
+        const char *pre = p->root_ns_prefix[i];
+        n += (size_t)snprintf(head + n, sizeof(head) - n, " xmlns%s%s='%s'", pre ? ":" : "",
+                              pre ? pre : "", p->root_ns_uri[i]);
+    }
+    if (n + 2 >= sizeof(head)) return -1;
+    head[n++] = '>';
+    p->depth = 0;
+    p->replaying = 1;
+    enum XML_Status st = XML_Parse(p->xp, head, (int)n, XML_FALSE);
+    p->replaying = 0;
+    if (st != XML_STATUS_OK || p->depth != 1) return -1;
+    /* Offsets continue where the real stream left off. */
+    p->index_base = p->fed - n;
+    return 0;
 }
 
 static vn_xml_status_t status_of(vn_xml_parser_t *p, enum XML_Status st)
@@ -322,6 +425,11 @@ vn_xml_status_t vn_xml_parser_feed(vn_xml_parser_t *p, const char *data, size_t 
 {
     if (p->error != VN_XERR_NONE) return VN_XML_ERROR;
     if (p->stopped) return VN_XML_STOPPED;
+    if (!p->xp && recreate(p) < 0) {
+        p->error = VN_XERR_NOT_WELL_FORMED;
+        snprintf(p->error_text, sizeof(p->error_text), "cannot restore the stream");
+        return VN_XML_ERROR;
+    }
     p->fed += len;
     /* Everything since the last stanza boundary is buffered somewhere
      * (expat's token buffer or our tree): bound it before expat sees it.

@@ -63,6 +63,10 @@ int vn_xml_parser_suspended(const vn_xml_parser_t *p);
  * (used before a TLS handshake, after a stream error). */
 void vn_xml_parser_stop(vn_xml_parser_t *p);
 vn_xml_error_t vn_xml_parser_error(const vn_xml_parser_t *p);
+/* Frees expat's state while the stream sits between stanzas (an idle
+ * connection then holds only the root's name and namespaces); the next
+ * feed re-creates it transparently. Returns 1 if released. */
+int vn_xml_parser_release_idle(vn_xml_parser_t *p);
 const char *vn_xml_parser_error_text(const vn_xml_parser_t *p);
 
 #endif

@@ -563,8 +563,9 @@ static int prep_precis_slow(profile_t p, const char *s, size_t len, char **out, 
          * res unchanged another application would too. */
         map_apply(p, res->p, res->len, map);
         if (ubuf_eq(map, res)) break;
-        if (k == 2) goto done;
         if (nfc_apply(map->p, map->len, src) != 0) goto done;
+        if (ubuf_eq(src, res)) break;
+        if (k == 2) goto done;
         ubuf_t *t = res;
         res = src;
         src = t;

@@ -262,6 +262,7 @@ static void on_data(vn_conn_t *c, const char *data, size_t len)
 {
     vn_session_t *s = (vn_session_t *)c;
     if (s->closing) return;
+    s->last_input_ms = vn_loop_now(s->srv->loop);
     s->in_parser = 1;
     vn_xml_status_t st = vn_xml_parser_feed(s->parser, data, len);
     s->in_parser = 0;
@@ -269,6 +270,17 @@ static void on_data(vn_conn_t *c, const char *data, size_t len)
     if (s->state == VN_SS_READY && s->srv->cfg.idle_timeout > 0 && !s->closing)
         vn_timer_start(s->srv->loop, &s->timer, (uint64_t)s->srv->cfg.idle_timeout * 1000,
                        on_idle_timer);
+}
+
+int vn_sessions_trim_idle(vn_server_t *srv, uint64_t idle_ms)
+{
+    uint64_t now = vn_loop_now(srv->loop);
+    int n = 0;
+    for (vn_session_t *s = srv->all_sessions; s; s = s->next_all) {
+        if (s->closing || s->state != VN_SS_READY || now - s->last_input_ms < idle_ms) continue;
+        n += vn_xml_parser_release_idle(s->parser);
+    }
+    return n;
 }
 
 void vn_session_resume(vn_session_t *s)

@@ -58,6 +58,7 @@ struct vn_session {
     vn_session_t *next_all, *prev_all;
     struct vn_sasl *sasl; /* during authentication only */
     vn_timer_t timer;     /* auth timeout, then idle timeout */
+    uint64_t last_input_ms;
     void *slot[VN_USER_SLOTS]; /* per-module session data */
 };
 
@@ -86,6 +87,10 @@ void vn_session_bind_done(vn_session_t *s);
  * something fetched from storage can be written first, in order. */
 void vn_session_hold_output(vn_session_t *s);
 void vn_session_release_output(vn_session_t *s);
+
+/* Releases what idle sessions need not hold (their XML parser state);
+ * called periodically by the server. Returns how many were trimmed. */
+int vn_sessions_trim_idle(vn_server_t *srv, uint64_t idle_ms);
 
 /* Called by the SASL code. */
 void vn_session_auth_succeeded(vn_session_t *s, const char *local);

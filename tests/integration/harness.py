@@ -458,9 +458,9 @@ class Scram:
               "SCRAM server signature does not verify (server-final %r)" % sf)
 
 
-class AuthFailed(Exception):
+class AuthFailed(TestFailure):
     def __init__(self, condition, elem=None):
-        super().__init__(condition)
+        super().__init__("SASL failure <%s/>" % condition)
         self.condition = condition
         self.elem = elem
 
@@ -607,6 +607,8 @@ class RawClient:
                 raise asyncio.TimeoutError()
             try:
                 data = await asyncio.wait_for(self.reader.read(65536), remaining)
+            except asyncio.TimeoutError:  # (a subclass of OSError since 3.11)
+                raise
             except (ConnectionError, ssl.SSLError, OSError):
                 data = b""
             if VERBOSE and data:
@@ -616,6 +618,17 @@ class RawClient:
                 continue
             self._feed(data)
         return self.events.pop(0)
+
+    async def poll(self, timeout=0.0):
+        """True if the server has sent something (left queued for the next read)."""
+        try:
+            ev = await self.next_event(timeout)
+        except asyncio.TimeoutError:
+            return False
+        self.events.insert(0, ev)
+        if ev.kind == "eof":
+            self.eof = True
+        return True
 
     async def element(self, timeout=5, what="an element"):
         """Next top-level element; a stream error or closed stream fails."""
@@ -723,7 +736,8 @@ class RawClient:
             return []
         return [m.text.strip() for m in mechs.findall(q("mechanism", NS_SASL)) if m.text]
 
-    async def starttls(self):
+    async def starttls(self, open_stream=True):
+        """STARTTLS; then (open_stream) restart the stream and return the features."""
         check(self.features.find(q("starttls", NS_TLS)) is not None,
               "%s: server does not offer STARTTLS" % self.label, self.features)
         self.send("<starttls xmlns='%s'/>" % NS_TLS)
@@ -732,7 +746,8 @@ class RawClient:
         check(not self.events, "%s: data after <proceed/>" % self.label)
         await self.writer.start_tls(insecure_tls_context(), server_hostname=sni_name(self.domain))
         self._tls_done()
-        return await self.open()
+        if open_stream:
+            return await self.open()
 
     async def secure(self):
         """Open the stream and get TLS, whichever port this is."""
@@ -904,6 +919,7 @@ class XClient:
                 self._started.set_exception(exc)
 
     def _on_start(self, _):
+        self.inbox.clear()  # drop stream negotiation (features, SASL, bind)
         self._settle()
 
     def _on_failed_auth(self, stanza):
@@ -930,12 +946,11 @@ class XClient:
         try:
             await asyncio.wait_for(asyncio.shield(self._started), timeout)
         except asyncio.TimeoutError:
-            self.x.abort()
+            self.abort()
             raise TestFailure("%s: no session within %.0fs (auth failure: %s)" %
                               (self.label, timeout, self.failure))
         except LoginFailed:
-            self.x.abort()
-            self.x.cancel_connection_attempt()
+            self.abort()
             raise
         return self
 
@@ -957,12 +972,17 @@ class XClient:
         self.x.cancel_connection_attempt()
 
     def abort(self):
-        self.x.cancel_connection_attempt()
-        self.x.abort()
+        try:
+            self.x.cancel_connection_attempt()
+            self.x.abort()
+        except Exception:  # transport already half torn down
+            pass
 
     # sending
     def send_raw(self, data):
-        self.x.send_raw(data)
+        # through slixmpp's send queue, so that it stays in order with
+        # message()/presence()/iq() sent before it
+        self.x.send(data)
 
     def presence(self, priority=None, show=None, status=None, to=None, type_=None):
         p = self.x.Presence()

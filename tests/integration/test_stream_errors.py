@@ -43,9 +43,10 @@ async def test_host_unknown(ctx):
 async def test_host_unknown_after_starttls(ctx):
     r = await ctx.raw()
     await r.open()
-    await r.starttls()  # opened the TLS stream to localhost; now restart to an unserved host
-    r.send_header(to="unserved.example")
-    await r.expect_stream_error("host-unknown")
+    await r.starttls(open_stream=False)
+    r.send_header(to="unserved.example")  # the post-TLS stream header names an unserved host
+    # host-unknown, or not-authorized for changing 'to' across a restart
+    await r.expect_stream_error(("host-unknown", "not-authorized"))
 
 
 async def test_invalid_namespace_and_version(ctx):
@@ -88,33 +89,43 @@ async def test_not_well_formed_after_auth(ctx):
     check(r.get("type") == "result", "bystander lost its session", r)
 
 
+async def flood(r, prefix, total):
+    """Send prefix then filler in 1 KiB pieces, stopping as soon as the server
+    reacts (a server that closes with unread input may send a TCP RST, which
+    can destroy its stream error before we read it)."""
+    await r.send_drain(prefix)
+    sent = len(prefix)
+    while sent < total:
+        try:
+            await r.send_drain("F" * 1024)
+        except (ConnectionError, OSError):
+            return
+        sent += 1024
+        if await r.poll(0.01):
+            return
+
+
 async def test_oversized_stanza_policy_violation(ctx):
     v = await victim(ctx, "big")
-    # complete stanza over the limit, after auth
+    # complete stanza just over the limit, after auth
     r = await mallory(ctx, "big1")
-    r.message("victim@localhost/big", "A" * (LIMIT * 2))
+    r.message("victim@localhost/big", "A" * LIMIT)
     await r.expect_stream_error("policy-violation")
     # an element that never ends: the server must cut it off, not buffer forever
     r = await mallory(ctx, "big2")
-    r.send("<message to='victim@localhost/big'><body>")
-    err = None
-    for _ in range(16):
-        try:
-            await r.send_drain("B" * LIMIT)
-        except (ConnectionError, OSError):
-            break
+    await flood(r, "<message to='victim@localhost/big'><body>", LIMIT * 8)
     await r.expect_stream_error("policy-violation")
     # before authentication too
     r = await ctx.raw()
     await r.secure()
-    r.send("<junk xmlns='urn:x'>" + "C" * (LIMIT * 2) + "</junk>")
+    await flood(r, "<junk xmlns='urn:x'>", LIMIT * 8)
     await r.expect_stream_error("policy-violation")
     await v.quiet(lambda e: e.tag == q("message"), 0.3, "delivery of an oversized stanza")
-    # just under the limit is fine
+    # well under the limit is fine
     r = await mallory(ctx, "ok")
     body = "D" * (LIMIT // 2)
     r.message("victim@localhost/big", body)
-    el = await v.expect(is_message(body=body), what="a large stanza under the limit")
+    await v.expect(is_message(body=body), what="a large stanza under the limit")
 
 
 async def test_depth_and_attribute_limits(ctx):
@@ -201,11 +212,7 @@ async def test_bad_input_does_not_affect_other_clients(ctx):
     async def flood_preauth():
         r = await ctx.raw(direct_tls=True)
         await r.secure()
-        try:
-            for _ in range(8):
-                await r.send_drain("<x xmlns='urn:x'>" + "Z" * LIMIT)
-        except (ConnectionError, OSError):
-            pass
+        await flood(r, "<x xmlns='urn:x'>", LIMIT * 8)
         await r.stream_end()
 
     async def laughs():
@@ -217,7 +224,10 @@ async def test_bad_input_does_not_affect_other_clients(ctx):
         reader, writer = await asyncio.open_connection("127.0.0.1", ctx.server.tls_port)
         writer.write(b"<stream:stream xmlns='jabber:client'>" * 50)
         await writer.drain()
-        data = await asyncio.wait_for(reader.read(), 5)  # the server must hang up
+        try:
+            await asyncio.wait_for(reader.read(), 5)  # the server must hang up (FIN or RST)
+        except ConnectionError:
+            pass
         writer.close()
 
     async def reset_mid_stanza():

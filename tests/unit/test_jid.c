@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <unicode/uchar.h>
+#include <unicode/ustring.h>
+#include <unicode/utf16.h>
 
 #include "core/arena.h"
 #include "xmpp/jid.h"
@@ -521,6 +524,45 @@ static void test_idempotence(void **state)
     }
 }
 
+/* jid.c relies on these Unicode facts for its fast paths; check them
+ * against the ICU actually linked so that an ICU upgrade that breaks one
+ * fails here rather than silently. */
+static void test_unicode_assumptions(void **state)
+{
+    (void)state;
+    for (UChar32 c = 0; c <= 0x10FFFF; c++) {
+        int32_t dt = u_getIntPropertyValue(c, UCHAR_DECOMPOSITION_TYPE);
+        if (dt == U_DT_WIDE || dt == U_DT_NARROW)
+            if (c != 0x3000 && (c < 0xFF00 || c > 0xFFEF)) fail_msg("U+%04X is wide/narrow", (unsigned)c);
+        if (u_hasBinaryProperty(c, UCHAR_JOIN_CONTROL) && c != 0x200C && c != 0x200D)
+            fail_msg("U+%04X is Join_Control", (unsigned)c);
+        switch (u_getIntPropertyValue(c, UCHAR_HANGUL_SYLLABLE_TYPE)) {
+        case U_HST_LEADING_JAMO: case U_HST_VOWEL_JAMO: case U_HST_TRAILING_JAMO:
+            if (!((c >= 0x1100 && c <= 0x11FF) || (c >= 0xA960 && c <= 0xA97F) ||
+                  (c >= 0xD7B0 && c <= 0xD7FF)))
+                fail_msg("U+%04X is a conjoining jamo", (unsigned)c);
+            break;
+        default:
+            break;
+        }
+        if (u_hasBinaryProperty(c, UCHAR_NONCHARACTER_CODE_POINT) && u_charType(c) != U_UNASSIGNED)
+            fail_msg("noncharacter U+%04X is not Cn", (unsigned)c);
+        /* Only U+0130 has a full lower-case mapping that differs from
+         * the simple one (root locale, single code point: no context). */
+        if (U_IS_SURROGATE(c)) continue;
+        UChar in[2], lo[8];
+        int32_t n = 0;
+        UErrorCode e = U_ZERO_ERROR;
+        U16_APPEND_UNSAFE(in, n, c);
+        int32_t m = u_strToLower(lo, 8, in, n, "", &e);
+        UChar32 simple = u_tolower(c);
+        UChar32 first;
+        int32_t k = 0;
+        U16_NEXT(lo, k, m, first);
+        if (c != 0x0130 && (k != m || first != simple)) fail_msg("U+%04X lower-cases specially", (unsigned)c);
+    }
+}
+
 int main(void)
 {
     vn_jid_global_init();
@@ -540,6 +582,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_part_helpers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_strings_and_equality, setup, teardown),
         cmocka_unit_test_setup_teardown(test_domain_cache, setup, teardown),
+        cmocka_unit_test(test_unicode_assumptions),
         cmocka_unit_test_setup_teardown(test_idempotence, setup, teardown),
     };
     return cmocka_run_group_tests_name("jid", tests, NULL, NULL);
