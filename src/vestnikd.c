@@ -1,6 +1,8 @@
 /* vestnikd: the XMPP server. Runs in the foreground, logs to stderr;
  * SIGTERM/SIGINT close every stream and flush storage before exit. */
 #include <errno.h>
+#include <fcntl.h>
+#include <openssl/rand.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
@@ -18,6 +20,7 @@
 #include "xmpp/jid.h"
 #include "xmpp/module.h"
 #include "xmpp/router.h"
+#include "xmpp/scram.h"
 #include "xmpp/sasl.h"
 #include "xmpp/server.h"
 #include "xmpp/session.h"
@@ -124,6 +127,33 @@ static int prepare_tls(vn_server_t *srv)
     return 0;
 }
 
+/* Unknown accounts answer SCRAM with a salt derived from a secret, so that
+ * they look like real ones. The secret lives in data_dir so that the salt
+ * shown for a name does not change across restarts. */
+static int prepare_scram_secret(vn_server_t *srv)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/scram-unknown-user.secret", srv->cfg.data_dir);
+    uint8_t secret[32];
+    FILE *f = fopen(path, "rb");
+    if (!f || fread(secret, 1, sizeof(secret), f) != sizeof(secret)) {
+        if (f) fclose(f);
+        if (RAND_bytes(secret, sizeof(secret)) != 1) return -1;
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0 || write(fd, secret, sizeof(secret)) != (ssize_t)sizeof(secret)) {
+            if (fd >= 0) close(fd);
+            vn_error("cannot write %s: %s", path, strerror(errno));
+            return -1;
+        }
+        close(fd);
+    } else {
+        fclose(f);
+    }
+    vn_scram_set_unknown_user_params(secret, sizeof(secret), srv->cfg.scram_iterations);
+    OPENSSL_cleanse(secret, sizeof(secret));
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *config_path = NULL;
@@ -171,7 +201,7 @@ int main(int argc, char **argv)
         vn_error("cannot create data_dir %s: %s", srv->cfg.data_dir, strerror(errno));
         return 1;
     }
-    if (prepare_tls(srv) < 0) return 1;
+    if (prepare_tls(srv) < 0 || prepare_scram_secret(srv) < 0) return 1;
     srv->store = vn_store_open(srv->cfg.data_dir, &err);
     if (!srv->store) {
         vn_error("storage: %s", err);
