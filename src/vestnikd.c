@@ -72,8 +72,13 @@ static void begin_shutdown(void)
     server.shutting_down = 1;
     vn_info("shutting down: closing %d streams", server.nsessions);
     vn_server_stop_listening(&server);
-    for (vn_session_t *s = server.all_sessions; s; s = s->next_all)
-        vn_session_stream_error(s, "system-shutdown", NULL);
+    for (vn_session_t *s = server.all_sessions, *next; s; s = next) {
+        next = s->next_all;
+        if (s->detached)
+            vn_session_end_detached(s); /* its unacknowledged messages go offline */
+        else
+            vn_session_stream_error(s, "system-shutdown", NULL);
+    }
     shutdown_started = vn_loop_now(server.loop);
     vn_timer_start(server.loop, &shutdown_timer, 0, shutdown_check);
 }

@@ -52,6 +52,7 @@ enum {
     CMD_LOGIN,       /* a: round number; sign every account in and out once */
     CMD_CHAT,        /* a: start sending at (ns); the window is not known yet */
     CMD_WINDOW,      /* a: measured window start, b: window end (ns) */
+    CMD_STOP,        /* end of a chat run: reply EV_DONE */
     CMD_QUIT,
     EV_READY = 100, /* a: online, b: failed */
     EV_DONE,        /* results are in the shared area */

@@ -49,7 +49,8 @@ static void usage(FILE *f)
         "      --batch N          stanzas per write (20)\n"
         "      --window N         most unacknowledged (not yet received) messages per sender (200)\n"
         "      --size N           body bytes per message (64)\n"
-        "      --drain S          most seconds to wait for messages in flight at the end (15)\n"
+        "      --drain S          after the window, wait for messages in flight until none\n"
+        "                         arrived for S seconds (10); the rest count as lost\n"
         "      --repeat N         measured runs on the same sessions; a median row follows (1)\n",
         f);
 }
@@ -100,7 +101,7 @@ int main(int argc, char **argv)
         .tls = TLSM_STARTTLS, .mech = 0, .user_fmt = "user%u", .password = "benchpass",
         .resource = "bench", .label = "server", .signin_timeout_s = 30, .n = 100,
         .concurrency = 100, .rounds = 3, .warmup_rounds = 1, .settle_s = 3,
-        .duration_s = 10, .warmup_s = 3, .warmup_max_s = 120, .drain_s = 15, .batch = 20, .window = 200,
+        .duration_s = 10, .warmup_s = 3, .warmup_max_s = 120, .drain_s = 10, .batch = 20, .window = 200,
         .body_size = 64, .repeat = 1,
     };
     parse_steps(&o, "1000,2000,4000");
@@ -186,7 +187,7 @@ int main(int argc, char **argv)
         case O_DRAIN: o.drain_s = num_arg("drain", optarg, 0, 3600); break;
         case O_REPEAT: o.repeat = (int)num_arg("repeat", optarg, 1, 100); break;
         case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default: fputs("see: vestnik-bench --help\n", stderr); return 2;
         }
     }
     if (optind < argc)

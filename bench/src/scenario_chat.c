@@ -23,7 +23,7 @@ static char **prefix;                 /* "<message to='partner' ...><body>" per 
 static char *pad;
 static size_t padlen;
 static int remote_blocked;
-static int64_t last_rate_tick, last_drain_check;
+static int64_t last_rate_tick;
 
 static uint32_t partner(const struct worker *w, uint32_t g)
 {
@@ -196,6 +196,11 @@ static void w_cmd(struct worker *w, const struct ctl *m)
         tme = m->b;
         return;
     }
+    if (m->cmd == CMD_STOP) {
+        running = 0;
+        worker_send(w, EV_DONE, 0, 0);
+        return;
+    }
     if (m->cmd != CMD_CHAT)
         return;
     t0 = m->a;
@@ -209,7 +214,7 @@ static void w_cmd(struct worker *w, const struct ctl *m)
     running = 1;
     started = 0;
     remote_blocked = 0;
-    last_rate_tick = last_drain_check = 0;
+    last_rate_tick = 0;
 }
 
 static void w_online(struct worker *w, struct xsess *s)
@@ -227,17 +232,6 @@ static void w_closed(struct worker *w, struct xsess *s, const char *err)
     else
         w->res->failed++; /* an established session was dropped */
     hold_check(w);
-}
-
-static int drained(struct worker *w)
-{
-    struct ring_slot *ring = w->shm->ring;
-    for (uint32_t i = 0; i < w->count; i++) {
-        uint32_t g = w->first + i;
-        if (atomic_load(&ring[g].recvd) < atomic_load(&ring[sender_of(w, g)].sent))
-            return 0;
-    }
-    return 1;
 }
 
 static int w_tick(struct worker *w, int64_t now)
@@ -272,17 +266,7 @@ static int w_tick(struct worker *w, int64_t now)
         int64_t left = (tme - now) / 1000000 + 1;
         return left < timeout ? (int)left : timeout;
     }
-    /* after the window: wait until everything sent has arrived */
-    if (now - last_drain_check < 10000000)
-        return 10;
-    last_drain_check = now;
-    int done = now - tme >= 50000000 && drained(w);
-    if (done || now - tme >= (int64_t)(w->o->drain_s * 1e9)) {
-        running = 0;
-        worker_send(w, EV_DONE, done, 0);
-        return -1;
-    }
-    return 10;
+    return -1; /* after the window: the parent watches the drain */
 }
 
 /* ---- parent ---- */
@@ -400,18 +384,30 @@ static int run(struct bench *b)
         double gen = bench_gen_cpu(b) - gc0;
         if (o->server.n)
             rss = proc_rss_kib(&o->server);
-        if (bench_wait_all(b, EV_DONE, o->drain_s + 30, NULL) < 0) {
+        /* drain: wait until every message sent has arrived, or until
+         * nothing arrived for --drain seconds */
+        sleep_until(me + 50000000);
+        uint64_t lost = ring_lost(b), seen_lost = lost;
+        int64_t last_change = now_ns();
+        while (lost > lost_before) {
+            int64_t now = now_ns();
+            if (now - last_change > (int64_t)(o->drain_s * 1e9))
+                break;
+            sleep_until(now + 20000000);
+            lost = ring_lost(b);
+            if (lost != seen_lost) {
+                seen_lost = lost;
+                last_change = now_ns();
+            }
+        }
+        double drain = (double)(now_ns() - me) / 1e9;
+        bench_send_all(b, CMD_STOP, 0, 0, 0);
+        if (bench_wait_all(b, EV_DONE, 30, NULL) < 0) {
             fprintf(stderr, "vestnik-bench: chat run %d did not finish\n", r + 1);
             rc = 1;
             break;
         }
-        /* a receiver in one worker may report before the last stores of a
-         * sender in another are visible: look again briefly */
-        uint64_t lost = ring_lost(b);
-        for (int k = 0; k < 20 && lost > lost_before; k++) {
-            sleep_until(now_ns() + 50000000);
-            lost = ring_lost(b);
-        }
+        lost = ring_lost(b);
         uint64_t run_lost = lost - lost_before;
         lost_before = lost;
         bench_sum_results(b, &sum);
@@ -428,6 +424,7 @@ static int run(struct bench *b)
         snprintf(name, sizeof name, "%d", r + 1);
         fill_row(b, &rows[nr], name, &sum, mps[nr], sps[nr], run_lost, srv, gen, rss, dur,
                  warm[nr]);
+        row_num(&rows[nr], "drain_s", drain, 1);
         nr++;
         if (sum.delivered_window == 0) {
             fprintf(stderr, "vestnik-bench: nothing was delivered in run %d\n", r + 1);
@@ -448,6 +445,7 @@ static int run(struct bench *b)
         double sv = median(srvv, nr), gv = median(genv, nr);
         double wm = median(warm, nr);
         fill_row(b, &rows[nr], "median", &med, m, s, lost_all, sv, gv, rss, o->duration_s, wm);
+        row_str(&rows[nr], "drain_s", "");
         nr++;
     }
     char title[200];

@@ -118,6 +118,9 @@ static int on_entry(void *user, const char *section, const char *name, const cha
     } else if (MATCH("c2s", "max_offline")) {
         if (parse_long(value, 0, 1000000, &n) < 0) goto bad;
         c->max_offline = (int)n;
+    } else if (MATCH("c2s", "resume_timeout")) {
+        if (parse_long(value, 0, 86400, &n) < 0) goto bad;
+        c->resume_timeout = (int)n;
     } else if (MATCH("tls", "cert")) {
         set_str(&c->cert, value);
     } else if (MATCH("tls", "key")) {
@@ -125,6 +128,9 @@ static int on_entry(void *user, const char *section, const char *name, const cha
     } else if (MATCH("auth", "allow_plain")) {
         if (parse_bool(value, &b) < 0) goto bad;
         c->allow_plain = b;
+    } else if (MATCH("auth", "strict_channel_binding")) {
+        if (parse_bool(value, &b) < 0) goto bad;
+        c->strict_channel_binding = b;
     } else if (MATCH("auth", "scram_iterations")) {
         if (parse_long(value, 1024, 10000000, &n) < 0) goto bad;
         c->scram_iterations = (uint32_t)n;
@@ -160,6 +166,7 @@ int vn_config_load(const char *path, vn_config_t *cfg, char **err)
     cfg->auth_timeout = 60;
     cfg->idle_timeout = 0;
     cfg->max_offline = 1000;
+    cfg->resume_timeout = 300;
     cfg->allow_plain = 0;
     cfg->scram_iterations = 4096;
     cfg->max_failures = 5;

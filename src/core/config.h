@@ -26,11 +26,13 @@ typedef struct vn_config {
     int auth_timeout;
     int idle_timeout;
     int max_offline;
+    int resume_timeout; /* XEP-0198: seconds a lost session waits for resumption */
     /* [tls] */
     char *cert;
     char *key;
     /* [auth] */
     int allow_plain;
+    int strict_channel_binding; /* RFC 5802 §6: refuse gs2 "y" while -PLUS is offered */
     uint32_t scram_iterations;
     int max_failures;
     int lockout;

@@ -302,7 +302,7 @@ static void pending_item(const char *k, void *v, void *ud)
     pending_ctx_t *pc = ud;
     vn_roster_item_t *it = v;
     if (!it->pending_in || !it->pending_stanza) return;
-    vn_session_send_raw(pc->s, it->pending_stanza, strlen(it->pending_stanza));
+    vn_session_send_stanza_raw(pc->s, it->pending_stanza, strlen(it->pending_stanza));
 }
 
 static void initial_presence(vn_server_t *srv, vn_session_t *s)

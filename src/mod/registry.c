@@ -3,10 +3,10 @@
 #include "xmpp/module.h"
 
 extern const vn_module_t vn_mod_disco, vn_mod_ping, vn_mod_version, vn_mod_time;
-extern const vn_module_t vn_mod_roster, vn_mod_presence, vn_mod_offline;
+extern const vn_module_t vn_mod_roster, vn_mod_presence, vn_mod_offline, vn_mod_sm;
 
 const vn_module_t *const vn_builtin_modules[] = {
     &vn_mod_disco, &vn_mod_ping, &vn_mod_version, &vn_mod_time,
-    &vn_mod_roster, &vn_mod_presence, &vn_mod_offline,
+    &vn_mod_roster, &vn_mod_presence, &vn_mod_offline, &vn_mod_sm,
     NULL,
 };

@@ -108,4 +108,65 @@ int vn_store_offline_delete(vn_store_t *st, const char *owner, int64_t up_to_id)
 /* Number of queued stanzas (for limits). */
 int vn_store_offline_count(vn_store_t *st, const char *owner, int64_t *count);
 
+/* ---- message archive (XEP-0313, schema migration 2) ---- */
+typedef struct vn_archive_item {
+    int64_t seq;        /* storage order, increasing per owner */
+    const char *id;     /* the XEP-0359 stanza-id, unique per owner */
+    int64_t ts_us;      /* UTC microseconds when archived */
+    const char *with;   /* the other party, bare JID */
+    const char *xml;    /* the archived message */
+    size_t len;
+} vn_archive_item_t;
+
+/* Appends a message to owner's archive. 0 ok, -1 error (owner must exist). */
+int vn_store_archive_append(vn_store_t *st, const char *owner, const char *id, int64_t ts_us,
+                            const char *with, const char *xml, size_t len);
+
+typedef struct vn_archive_query {
+    const char *with;      /* NULL: any; else exact bare JID match */
+    int64_t start_us;      /* 0: unbounded */
+    int64_t end_us;        /* 0: unbounded */
+    const char *after_id;  /* RSM <after/>: items strictly after this id */
+    const char *before_id; /* RSM <before>id</before>: items strictly before it */
+    int last_page;         /* RSM <before/> (empty): the last page */
+    int max;               /* page size, 1..max */
+} vn_archive_query_t;
+
+typedef struct vn_archive_page {
+    int count;             /* items delivered to the callback */
+    int complete;          /* no more items in the paging direction */
+    int after_not_found;   /* after_id/before_id does not exist: item-not-found */
+    int64_t total;         /* items matching the filters (RSM <count/>) */
+} vn_archive_page_t;
+
+/* Calls cb for the page in chronological order (also for a last-page
+ * query). Items are valid during the callback only. Cost is bounded by the
+ * page size through indexes (owner, seq) / (owner, with, seq) /
+ * (owner, ts) — never by the archive size. */
+int vn_store_archive_query(vn_store_t *st, const char *owner, const vn_archive_query_t *q,
+                           void (*cb)(const vn_archive_item_t *it, void *ud), void *ud,
+                           vn_archive_page_t *page);
+/* Deletes items older than before_us (retention); *deleted gets the count. */
+int vn_store_archive_expire(vn_store_t *st, int64_t before_us, int64_t *deleted);
+
+/* Archiving preferences (XEP-0313 §7): default "always" | "never" | "roster"
+ * and the always/never JID lists, each newline-separated (may be empty). */
+typedef struct vn_archive_prefs {
+    char default_mode[8];
+    char *always; /* malloc'd by get; caller frees */
+    char *never;
+} vn_archive_prefs_t;
+/* 0 found, 1 none stored (defaults apply), -1 error. */
+int vn_store_archive_prefs_get(vn_store_t *st, const char *owner, vn_archive_prefs_t *out);
+int vn_store_archive_prefs_set(vn_store_t *st, const char *owner, const vn_archive_prefs_t *p);
+
+/* ---- blocking (XEP-0191, schema migration 2) ---- */
+/* Calls cb for each blocked JID of owner (sorted). */
+int vn_store_block_list(vn_store_t *st, const char *owner, void (*cb)(const char *jid, void *ud),
+                        void *ud);
+/* Adds (idempotent). 0 ok, -1 error. */
+int vn_store_block_add(vn_store_t *st, const char *owner, const char *jid);
+/* Removes one JID, or all when jid is NULL. 0 ok, -1 error. */
+int vn_store_block_remove(vn_store_t *st, const char *owner, const char *jid);
+
 #endif

@@ -8,6 +8,9 @@
 #include "core/mem.h"
 
 #define NS_SEP ' '
+/* Bytes beyond max_stanza that may be buffered, so that the closing tags of
+ * a stanza right at the limit still fit. */
+#define SIZE_SLACK 4096
 
 #define MAX_ROOT_NS 8
 
@@ -32,7 +35,10 @@ struct vn_xml_parser {
     vn_arena_t *arena;           /* arena of the stanza being built, NULL between stanzas */
     vn_xnode_t *root;            /* stanza being built */
     vn_xnode_t *cur;
-    size_t text_bytes;
+    size_t text_bytes;     /* decoded text and re-declared namespaces (see on_start) */
+    vn_xnode_t *text_node; /* last text node built, whose buffer has spare room */
+    size_t text_cap;       /* size of text_node's buffer */
+    vn_buf_t pending;      /* input not yet given to expat when it suspended */
     char default_ns[256];
 };
 
@@ -159,17 +165,32 @@ static void on_start(void *ud, const XML_Char *name, const XML_Char **atts)
     if (p->depth == 1) {
         p->arena = arena_get();
         p->text_bytes = 0;
+        p->text_node = NULL;
     }
     const char *ns, *local;
     split_name(p->arena, name, &ns, &local);
     vn_xnode_t *n = vn_xnode_new(p->arena, ns, local);
+    /* vn_xnode_serialize writes the namespace URI out again on every
+     * element whose namespace differs from its parent's, and on every
+     * namespaced attribute: count those URIs against the limit, or a short
+     * prefixed name bound to a long URI would make a stanza under the limit
+     * serialise to thousands of times its size. */
+    const char *parent_ns = p->depth == 1 ? p->default_ns : p->cur->ns;
+    if (ns ? !parent_ns || strcmp(ns, parent_ns) != 0 : parent_ns && *parent_ns)
+        p->text_bytes += (ns ? strlen(ns) : 0) + sizeof(" xmlns=''");
     vn_xattr_t **tail = &n->attrs;
     for (const XML_Char **at = atts; *at; at += 2) {
         vn_xattr_t *x = vn_arena_zalloc(p->arena, sizeof(*x));
         split_name(p->arena, at[0], &x->ns, &x->name);
         x->value = vn_arena_strdup(p->arena, at[1]);
+        if (x->ns && strcmp(x->ns, VN_NS_XML) != 0)
+            p->text_bytes += strlen(x->ns) + sizeof(" xmlns:a00=''");
         *tail = x;
         tail = &x->next;
+    }
+    if (p->text_bytes > p->limits.max_stanza) {
+        fail(p, VN_XERR_POLICY, "stanza too large");
+        return;
     }
     if (p->depth == 1)
         p->root = n;
@@ -199,6 +220,7 @@ static void on_end(void *ud, const XML_Char *name)
     vn_arena_t *a = p->arena;
     p->root = p->cur = NULL;
     p->arena = NULL;
+    p->text_node = NULL;
     p->boundary = pos_now(p) + (unsigned long long)XML_GetCurrentByteCount(p->xp);
     p->cb.stanza(p->ud, root, a);
     arena_put(a);
@@ -225,11 +247,22 @@ static void on_text(void *ud, const XML_Char *s, int len)
         fail(p, VN_XERR_POLICY, "stanza too large");
         return;
     }
-    /* Merge adjacent text chunks (expat splits at buffer and entity edges). */
+    /* Merge adjacent text chunks (expat splits at buffer and entity edges
+     * and at every newline). The buffer grows geometrically: a fresh copy
+     * per chunk would cost arena memory quadratic in the number of chunks. */
     vn_xnode_t *last = p->cur->last_child;
     if (last && !last->name) {
-        char *t = vn_arena_alloc(p->arena, last->text_len + (size_t)len + 1);
-        memcpy(t, last->text, last->text_len);
+        size_t need = last->text_len + (size_t)len + 1;
+        char *t;
+        if (last == p->text_node && need <= p->text_cap) {
+            t = (char *)last->text; /* our own arena buffer, with room */
+        } else {
+            size_t cap = need < 64 ? 64 : need * 2;
+            t = vn_arena_alloc(p->arena, cap);
+            memcpy(t, last->text, last->text_len);
+            p->text_node = last;
+            p->text_cap = cap;
+        }
         memcpy(t + last->text_len, s, (size_t)len);
         last->text_len += (size_t)len;
         t[last->text_len] = '\0';
@@ -301,6 +334,13 @@ static void setup(vn_xml_parser_t *p)
     XML_SetProcessingInstructionHandler(p->xp, on_pi);
     XML_SetUnknownEncodingHandler(p->xp, on_unknown_encoding, p);
     XML_SetParamEntityParsing(p->xp, XML_PARAM_ENTITY_PARSING_NEVER);
+#if XML_MAJOR_VERSION > 2 || (XML_MAJOR_VERSION == 2 && XML_MINOR_VERSION >= 6)
+    /* expat >= 2.6 may hold back a complete token until twice as many bytes
+     * as it last saw are buffered; on a live stream that stalls a stanza
+     * until the client sends something else. The size limit already bounds
+     * the re-parsing work that deferral protects against. */
+    XML_SetReparseDeferralEnabled(p->xp, XML_FALSE);
+#endif
     XML_SetReturnNSTriplet(p->xp, XML_TRUE);
 }
 
@@ -320,6 +360,8 @@ static void clear_state(vn_xml_parser_t *p)
     if (p->arena) arena_put(p->arena);
     p->arena = NULL;
     p->root = p->cur = NULL;
+    p->text_node = NULL;
+    vn_buf_free(&p->pending);
     p->depth = 0;
     p->suspended = 0;
     p->stopped = 0;
@@ -353,6 +395,7 @@ void vn_xml_parser_free(vn_xml_parser_t *p)
 {
     if (!p) return;
     if (p->arena) arena_put(p->arena);
+    vn_buf_free(&p->pending);
     if (p->xp) XML_ParserFree(p->xp);
     forget_root(p);
     free(p);
@@ -421,6 +464,35 @@ static vn_xml_status_t status_of(vn_xml_parser_t *p, enum XML_Status st)
     return VN_XML_OK;
 }
 
+/* Everything since the last stanza boundary is buffered somewhere (expat's
+ * token buffer or our tree): expat gets only as many bytes as the limit
+ * leaves past that boundary. A read that completes stanzas moves the
+ * boundary while it is parsed, so it goes in as several pieces rather than
+ * being refused for the sum of its stanzas. */
+static vn_xml_status_t parse_bounded(vn_xml_parser_t *p, const char *data, size_t len)
+{
+    const unsigned long long cap = (unsigned long long)p->limits.max_stanza + SIZE_SLACK;
+    vn_xml_status_t st = VN_XML_OK;
+    while (len > 0) {
+        unsigned long long held = p->fed - p->boundary;
+        if (held >= cap) {
+            p->error = VN_XERR_POLICY;
+            snprintf(p->error_text, sizeof(p->error_text), "stanza too large");
+            return VN_XML_ERROR;
+        }
+        size_t n = cap - held < len ? (size_t)(cap - held) : len;
+        p->fed += n;
+        st = status_of(p, XML_Parse(p->xp, data, (int)n, XML_FALSE));
+        data += n;
+        len -= n;
+        if (st != VN_XML_OK) break;
+    }
+    /* expat keeps the rest of the piece it suspended in; we keep the rest
+     * of the read until vn_xml_parser_resume(). */
+    if (st == VN_XML_SUSPENDED && len > 0) vn_buf_append(&p->pending, data, len);
+    return st;
+}
+
 vn_xml_status_t vn_xml_parser_feed(vn_xml_parser_t *p, const char *data, size_t len)
 {
     if (p->error != VN_XERR_NONE) return VN_XML_ERROR;
@@ -430,16 +502,7 @@ vn_xml_status_t vn_xml_parser_feed(vn_xml_parser_t *p, const char *data, size_t 
         snprintf(p->error_text, sizeof(p->error_text), "cannot restore the stream");
         return VN_XML_ERROR;
     }
-    p->fed += len;
-    /* Everything since the last stanza boundary is buffered somewhere
-     * (expat's token buffer or our tree): bound it before expat sees it.
-     * The slack allows the closing tags of a stanza right at the limit. */
-    if (p->fed - p->boundary > p->limits.max_stanza + 4096) {
-        p->error = VN_XERR_POLICY;
-        snprintf(p->error_text, sizeof(p->error_text), "stanza too large");
-        return VN_XML_ERROR;
-    }
-    return status_of(p, XML_Parse(p->xp, data, (int)len, XML_FALSE));
+    return parse_bounded(p, data, len);
 }
 
 void vn_xml_parser_suspend(vn_xml_parser_t *p)
@@ -453,8 +516,13 @@ vn_xml_status_t vn_xml_parser_resume(vn_xml_parser_t *p)
 {
     if (!p->suspended) return VN_XML_OK;
     p->suspended = 0;
-    enum XML_Status st = XML_ResumeParser(p->xp);
-    return status_of(p, st);
+    vn_xml_status_t st = status_of(p, XML_ResumeParser(p->xp));
+    if (st != VN_XML_OK || p->pending.len == 0) return st;
+    vn_buf_t rest = p->pending;
+    p->pending = (vn_buf_t)VN_BUF_INIT;
+    st = parse_bounded(p, rest.data, rest.len);
+    vn_buf_free(&rest);
+    return st;
 }
 
 int vn_xml_parser_suspended(const vn_xml_parser_t *p)

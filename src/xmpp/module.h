@@ -45,10 +45,40 @@ typedef enum {
     VN_HOOK_UNDELIVERABLE,
     /* ctx: vn_session_t*: first available presence of a session. */
     VN_HOOK_AVAILABLE,
-    /* ctx: vn_session_t*: the <stream:features> after authentication are
-     * being built; handlers append with vn_features_add(). */
+    /* ctx: vn_nonza_t*: a top-level element that is not a stanza
+     * (XEP-0198 <r/>, XEP-0352 <active/>...) on an authenticated stream.
+     * Unhandled -> <unsupported-stanza-type/>. */
+    VN_HOOK_NONZA,
+    /* ctx: vn_delivery_t*: a stanza is about to be written to a session.
+     * VN_HANDLED means a module keeps it back (XEP-0352) and will send it
+     * later with vn_session_send(). */
+    VN_HOOK_DELIVER,
+    /* ctx: vn_sent_t*: a stanza was written to a session (XEP-0198 counts
+     * and keeps it until acknowledged). */
+    VN_HOOK_SENT,
+    /* ctx: vn_session_t*: the connection of a bound session was lost
+     * without a closing handshake. VN_HOLD keeps the session (detached) in
+     * the router; the holder ends it later with vn_session_end_detached(). */
+    VN_HOOK_CONN_LOST,
     VN_HOOK_COUNT
 } vn_hook_id_t;
+
+typedef struct vn_nonza {
+    vn_session_t *s;
+    vn_xnode_t *node;
+    vn_arena_t *arena;
+} vn_nonza_t;
+
+typedef struct vn_delivery {
+    vn_session_t *s;
+    vn_stanza_t *st;
+} vn_delivery_t;
+
+typedef struct vn_sent {
+    vn_session_t *s;
+    const char *xml; /* the serialised stanza */
+    size_t len;
+} vn_sent_t;
 
 typedef struct vn_hook {
     vn_hook_id_t id;

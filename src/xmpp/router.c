@@ -80,7 +80,8 @@ vn_session_t *vn_router_session(vn_server_t *srv, const vn_jid_t *full)
 
 void vn_router_deliver(vn_server_t *srv, vn_session_t *s, vn_stanza_t *st)
 {
-    (void)srv;
+    vn_delivery_t d = {s, st};
+    if (vn_hook_run(srv, VN_HOOK_DELIVER, &d) != VN_PASS) return;
     vn_session_send(s, st->node);
 }
 

@@ -415,7 +415,7 @@ static vn_result_t handle_auth(vn_session_t *s, vn_xnode_t *node, vn_arena_t *ar
      * tls-unique, which RFC 9266 forbids on TLS 1.3) legitimately answers
      * "y"; a client sharing a type would have used it. Binding-type
      * downgrades are the subject of XEP-0474, not of the gs2 flag. */
-    vn_scram_server_init(&x->scram, mech->hash, mech->plus, 0);
+    vn_scram_server_init(&x->scram, mech->hash, mech->plus, s->srv->cfg.strict_channel_binding);
     if (!data) {
         fail(s, "malformed-request", "SCRAM needs an initial response", 0);
         goto out;

@@ -53,7 +53,7 @@ static void session_free(void *arg)
     vn_server_t *srv = s->srv;
     vn_timer_stop(srv->loop, &s->timer);
     vn_conn_release(&s->conn);
-    vn_xml_parser_free(s->parser);
+    if (s->parser) vn_xml_parser_free(s->parser);
     vn_sasl_free(s);
     vn_jid_clear(&s->jid);
     free(s->bind_id);
@@ -81,16 +81,13 @@ void vn_session_unref(vn_session_t *s)
 
 int vn_session_alive(const vn_session_t *s)
 {
-    return !s->closing && !s->conn_closed;
+    return !s->closing && (!s->conn_closed || s->detached);
 }
 
 void vn_session_send_raw(vn_session_t *s, const char *xml, size_t len)
 {
     if (s->conn_closed) return;
-    if (s->output_held)
-        vn_buf_append(&s->held, xml, len);
-    else
-        vn_conn_write(&s->conn, xml, len);
+    vn_conn_write(&s->conn, xml, len);
 }
 
 void vn_session_hold_output(vn_session_t *s)
@@ -98,12 +95,41 @@ void vn_session_hold_output(vn_session_t *s)
     s->output_held = 1;
 }
 
+/* Held stanzas are kept as [length][bytes] so that each is still counted
+ * as one stanza (XEP-0198) when it is finally written. */
+static void hold_append(vn_session_t *s, const char *xml, size_t len)
+{
+    uint32_t n = (uint32_t)len;
+    vn_buf_append(&s->held, &n, sizeof(n));
+    vn_buf_append(&s->held, xml, len);
+}
+
 void vn_session_release_output(vn_session_t *s)
 {
     if (!s->output_held) return;
     s->output_held = 0;
-    if (s->held.len) vn_session_send_raw(s, s->held.data, s->held.len);
-    vn_buf_free(&s->held);
+    vn_buf_t held = s->held;
+    s->held = (vn_buf_t)VN_BUF_INIT;
+    for (size_t off = 0; off + sizeof(uint32_t) <= held.len;) {
+        uint32_t n;
+        memcpy(&n, held.data + off, sizeof(n));
+        off += sizeof(n);
+        vn_session_send_stanza_raw(s, held.data + off, n);
+        off += n;
+    }
+    vn_buf_free(&held);
+}
+
+void vn_session_send_stanza_raw(vn_session_t *s, const char *xml, size_t len)
+{
+    if (s->closing) return;
+    if (s->output_held) {
+        hold_append(s, xml, len);
+        return;
+    }
+    if (!s->conn_closed) vn_conn_write(&s->conn, xml, len);
+    vn_sent_t ev = {s, xml, len};
+    vn_hook_run(s->srv, VN_HOOK_SENT, &ev);
 }
 
 /* One serialisation buffer per thread, reused for every stanza. */
@@ -111,11 +137,19 @@ static __thread vn_buf_t send_buf;
 
 void vn_session_send(vn_session_t *s, const vn_xnode_t *n)
 {
-    if (s->conn_closed || s->closing) return;
+    if (!vn_session_alive(s)) return;
     vn_buf_reset(&send_buf);
     vn_xnode_serialize(n, VN_NS_CLIENT, &send_buf);
-    vn_session_send_raw(s, send_buf.data, send_buf.len);
-    if (send_buf.cap > 65536) vn_buf_free(&send_buf);
+    /* The hooks may serialise again (re-entrancy): hand them a copy only
+     * when the buffer is big; small stanzas are copied cheaply. */
+    vn_buf_t mine = send_buf;
+    send_buf = (vn_buf_t)VN_BUF_INIT;
+    vn_session_send_stanza_raw(s, mine.data, mine.len);
+    if (mine.cap > 65536 || send_buf.data) {
+        vn_buf_free(&mine);
+    } else {
+        send_buf = mine;
+    }
 }
 
 static void send_stream_header(vn_session_t *s, const char *to_attr)
@@ -201,6 +235,20 @@ static void on_closed(vn_conn_t *c, const char *reason)
 {
     vn_session_t *s = (vn_session_t *)c;
     s->conn_closed = 1;
+    if (!s->closing && s->state == VN_SS_READY && s->in_router &&
+        vn_hook_run(s->srv, VN_HOOK_CONN_LOST, s) == VN_HOLD) {
+        /* Kept for resumption: the connection's resources go now, the
+         * connection's reference stays until vn_session_end_detached(). */
+        vn_debug("session %llu: connection lost (%s), detached", s->id, reason);
+        s->detached = 1;
+        vn_timer_stop(s->srv->loop, &s->timer);
+        vn_conn_release(&s->conn);
+        if (!s->in_parser) {
+            vn_xml_parser_free(s->parser);
+            s->parser = NULL;
+        }
+        return;
+    }
     if (!s->closing) {
         vn_debug("session %llu: connection lost: %s", s->id, reason);
         s->closing = 1;
@@ -208,6 +256,55 @@ static void on_closed(vn_conn_t *c, const char *reason)
     }
     vn_timer_stop(s->srv->loop, &s->timer);
     vn_session_unref(s);
+}
+
+void vn_session_end_detached(vn_session_t *s)
+{
+    if (!s->detached || s->closing) return;
+    s->closing = 1;
+    leave(s);
+    vn_session_unref(s);
+}
+
+void vn_session_adopt(vn_session_t *s, vn_session_t *old)
+{
+    vn_server_t *srv = s->srv;
+    /* The identity: same account (the caller checked), old resource. */
+    free(s->jid.resource);
+    s->jid.resource = old->jid.resource;
+    old->jid.resource = NULL;
+    free(s->full);
+    s->full = old->full;
+    old->full = NULL;
+    s->available = old->available;
+    s->interested = old->interested;
+    s->priority = old->priority;
+    memcpy(s->slot, old->slot, sizeof(s->slot));
+    memset(old->slot, 0, sizeof(old->slot));
+    /* Take old's place in the user's session list, silently. */
+    vn_user_t *u = old->user;
+    for (vn_session_t **pp = &u->sessions; *pp; pp = &(*pp)->next_of_user) {
+        if (*pp == old) {
+            *pp = s;
+            s->next_of_user = old->next_of_user;
+            break;
+        }
+    }
+    s->user = u;
+    s->in_router = 1;
+    old->in_router = 0;
+    old->user = NULL;
+    old->next_of_user = NULL;
+    old->available = 0;
+    s->state = VN_SS_READY;
+    vn_timer_stop(srv->loop, &s->timer);
+    if (old->detached) {
+        old->closing = 1;
+        vn_session_unref(old);
+    } else {
+        /* Still connected (the client noticed the loss first): close it. */
+        vn_session_stream_error(old, "conflict", "the session was resumed elsewhere");
+    }
 }
 
 static void on_auth_timeout(vn_timer_t *t)
@@ -277,7 +374,9 @@ int vn_sessions_trim_idle(vn_server_t *srv, uint64_t idle_ms)
     uint64_t now = vn_loop_now(srv->loop);
     int n = 0;
     for (vn_session_t *s = srv->all_sessions; s; s = s->next_all) {
-        if (s->closing || s->state != VN_SS_READY || now - s->last_input_ms < idle_ms) continue;
+        if (s->closing || !s->parser || s->state != VN_SS_READY ||
+            now - s->last_input_ms < idle_ms)
+            continue;
         n += vn_xml_parser_release_idle(s->parser);
     }
     return n;
@@ -285,7 +384,7 @@ int vn_sessions_trim_idle(vn_server_t *srv, uint64_t idle_ms)
 
 void vn_session_resume(vn_session_t *s)
 {
-    if (!vn_session_alive(s) || !vn_xml_parser_suspended(s->parser)) return;
+    if (!vn_session_alive(s) || s->conn_closed || !vn_xml_parser_suspended(s->parser)) return;
     vn_conn_pause(&s->conn, 0);
     s->in_parser = 1;
     vn_xml_status_t st = vn_xml_parser_resume(s->parser);
@@ -501,6 +600,7 @@ void vn_session_bind_done(vn_session_t *s)
 
 static void handle_client_stanza(vn_session_t *s, vn_xnode_t *node, vn_arena_t *arena)
 {
+    s->stanzas_in++;
     vn_stanza_t st;
     memset(&st, 0, sizeof(st));
     st.node = node;
@@ -581,6 +681,10 @@ static void on_stanza(void *ud, vn_xnode_t *node, vn_arena_t *arena)
         vn_session_stream_error(s, "not-authorized", NULL);
         return;
     case VN_SS_AUTHED:
+        if (vn_stanza_kind_of(node) == VN_OTHER) {
+            vn_nonza_t nz = {s, node, arena};
+            if (vn_hook_run(s->srv, VN_HOOK_NONZA, &nz) != VN_PASS) return;
+        }
         if (vn_stanza_kind_of(node) == VN_IQ && vn_xnode_child(node, VN_NS_BIND, "bind")) {
             handle_bind(s, node, arena);
             return;
@@ -593,7 +697,10 @@ static void on_stanza(void *ud, vn_xnode_t *node, vn_arena_t *arena)
         return;
     case VN_SS_READY:
         if (vn_stanza_kind_of(node) == VN_OTHER) {
-            vn_session_stream_error(s, "unsupported-stanza-type", NULL);
+            vn_nonza_t nz = {s, node, arena};
+            vn_result_t r = vn_hook_run(s->srv, VN_HOOK_NONZA, &nz);
+            if (r == VN_HOLD) vn_xml_parser_suspend(s->parser);
+            if (r == VN_PASS) vn_session_stream_error(s, "unsupported-stanza-type", NULL);
             return;
         }
         handle_client_stanza(s, node, arena);

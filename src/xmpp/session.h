@@ -45,6 +45,7 @@ struct vn_session {
     unsigned bind_held : 1;       /* a module delays the bind result */
     char *bind_id;                /* id of the pending bind request */
     unsigned output_held : 1;     /* queue output (e.g. while offline messages load) */
+    unsigned detached : 1;        /* connection lost, kept for resumption (XEP-0198) */
     vn_buf_t held;                /* output queued while held */
     int domain_idx;
     int priority;
@@ -59,6 +60,7 @@ struct vn_session {
     struct vn_sasl *sasl; /* during authentication only */
     vn_timer_t timer;     /* auth timeout, then idle timeout */
     uint64_t last_input_ms;
+    uint32_t stanzas_in;  /* stanzas received from the client (XEP-0198 h) */
     void *slot[VN_USER_SLOTS]; /* per-module session data */
 };
 
@@ -68,8 +70,12 @@ void vn_session_unref(vn_session_t *s);
 /* Is the session still worth talking to (for job completions)? */
 int vn_session_alive(const vn_session_t *s);
 
-/* Sends a stanza tree on the stream. */
+/* Sends a stanza tree on the stream (counted by XEP-0198, held back while
+ * output is held). */
 void vn_session_send(vn_session_t *s, const vn_xnode_t *n);
+/* The same for one already serialised stanza. */
+void vn_session_send_stanza_raw(vn_session_t *s, const char *xml, size_t len);
+/* Writes stream-level data (features, SASL, nonzas) immediately. */
 void vn_session_send_raw(vn_session_t *s, const char *xml, size_t len);
 /* Sends <stream:error><condition/></stream:error>, closes the stream and
  * the connection (RFC 6120 §4.9). */
@@ -91,6 +97,14 @@ void vn_session_release_output(vn_session_t *s);
 /* Releases what idle sessions need not hold (their XML parser state);
  * called periodically by the server. Returns how many were trimmed. */
 int vn_sessions_trim_idle(vn_server_t *srv, uint64_t idle_ms);
+
+/* XEP-0198 support. A detached session stays in the router without a
+ * connection; vn_session_end_detached() finally ends it (SESSION_END runs).
+ * vn_session_adopt() moves the identity, router place and module slots of
+ * `old` (detached or not) to the freshly authenticated `s`, which becomes
+ * READY; `old` is closed without leaving a trace (no unavailable presence). */
+void vn_session_end_detached(vn_session_t *s);
+void vn_session_adopt(vn_session_t *s, vn_session_t *old);
 
 /* Called by the SASL code. */
 void vn_session_auth_succeeded(vn_session_t *s, const char *local);

@@ -15,7 +15,6 @@ Run the tests with tests/integration/run.py, never directly.
 
 import asyncio
 import base64
-import configparser
 import hashlib
 import hmac
 import itertools
@@ -28,7 +27,6 @@ import signal
 import socket
 import ssl
 import subprocess
-import sys
 import tempfile
 import time
 import unicodedata

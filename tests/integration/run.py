@@ -167,8 +167,6 @@ class Runner:
         mod_config = getattr(mod, "CONFIG", {}) or {}
         accounts = getattr(mod, "ACCOUNTS", {}) or {}
         shared = None
-        shared_failed = False
-        shared_error = None
         for name, test in tests:
             if self.args.exitfirst and any(not r.ok for r in self.results):
                 return

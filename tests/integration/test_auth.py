@@ -5,7 +5,7 @@ import asyncio
 import time
 
 from harness import (TestFailure, NS_SASL, NS_TLS, NS_BIND, AuthFailed, LoginFailed, StreamClosed, check, q,
-                     options, tostr, stream_error_condition, Scram, new_id)
+                     options, stream_error_condition, Scram)
 
 ACCOUNTS = {
     "alice@localhost": "alice-secret",
@@ -184,9 +184,21 @@ async def test_plus_wrong_channel_binding_data_fails(ctx):
             check(e.condition is not None, "failure without condition", e.elem)
 
 
-async def test_scram_downgrade_flag_y_fails(ctx):
-    """gs2 flag 'y' (client thinks the server lacks channel binding) on a
-    server that advertises -PLUS must fail (RFC 5802 §6)."""
+async def test_scram_flag_y_accepted_by_default(ctx):
+    """By default the gs2 flag 'y' is accepted although -PLUS is offered:
+    with XEP-0440 a client that supports binding but none of the announced
+    types (slixmpp only knows tls-unique) legitimately says 'y' (README,
+    "Channel binding and real clients")."""
+    r = await ctx.raw()
+    await r.secure()
+    check("SCRAM-SHA-256-PLUS" in r.mechanisms(), "server does not advertise -PLUS", r.features)
+    await r.auth_scram("bob", ACCOUNTS["bob@localhost"], "SCRAM-SHA-256", gs2_flag="y")
+
+
+@options(config={"auth": {"strict_channel_binding": "true"}})
+async def test_scram_downgrade_flag_y_fails_when_strict(ctx):
+    """With strict_channel_binding, gs2 flag 'y' on a server that advertises
+    -PLUS fails (RFC 5802 §6 downgrade detection), while 'n' still works."""
     r = await ctx.raw()
     await r.secure()
     check("SCRAM-SHA-256-PLUS" in r.mechanisms(), "server does not advertise -PLUS", r.features)
@@ -195,6 +207,9 @@ async def test_scram_downgrade_flag_y_fails(ctx):
         raise TestFailure("SCRAM with gs2 flag 'y' succeeded although -PLUS is advertised")
     except AuthFailed:
         pass
+    r = await ctx.raw()
+    await r.secure()
+    await r.auth_scram("bob", ACCOUNTS["bob@localhost"], "SCRAM-SHA-256", gs2_flag="n")
 
 
 # --- throttling ---------------------------------------------------------------

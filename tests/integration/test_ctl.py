@@ -3,7 +3,7 @@ checked by signing in with a real client."""
 
 import asyncio
 
-from harness import IDN_DOMAIN, LoginFailed, check, options, TestFailure
+from harness import IDN_DOMAIN, LoginFailed, check, options
 
 ACCOUNTS = {"keeper@localhost": "pw-keeper"}
 

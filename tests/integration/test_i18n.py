@@ -1,7 +1,7 @@
 """Unicode addresses (RFC 7622): Cyrillic localparts compared
 case-insensitively, and the IDN domain испытание.рф next to localhost."""
 
-from harness import IDN_DOMAIN, IDN_DOMAIN_ACE, check, is_message, q, xattr, bare
+from harness import IDN_DOMAIN, IDN_DOMAIN_ACE, check, is_message, q, xattr
 
 IVAN = "иван@localhost"
 OLGA = "ольга@" + IDN_DOMAIN

@@ -1,9 +1,6 @@
 """Resource binding, message routing (RFC 6121 §8), offline storage."""
 
-import asyncio
-
-from harness import (NS_BIND, NS_DELAY, NS_PING, check, q, bare, body_of, stanza_error, is_message,
-                     options, tostr, TestFailure)
+from harness import (NS_DELAY, NS_PING, check, q, bare, body_of, stanza_error, is_message, options)
 
 ACCOUNTS = {j: "pw-" + j.split("@")[0] for j in [
     "bind1@localhost", "bind2@localhost", "bind3@localhost",
@@ -157,7 +154,7 @@ async def test_message_to_unknown_account_bounces(ctx):
 
 async def test_iq_routing_between_clients(ctx):
     a = await ctx.client("iqa@localhost", "x", presence=True)
-    b = await ctx.client("iqb@localhost", "y", presence=True)
+    await ctx.client("iqb@localhost", "y", presence=True)  # answers the ping
     r = await a.iq("get", ping_xml(), to="iqb@localhost/y")  # slixmpp answers pings
     check(r.get("type") == "result" and r.get("from") == "iqb@localhost/y", "ping to a client", r)
     r = await a.iq("get", ping_xml(), to="iqb@localhost/nonexistent")

@@ -2,7 +2,7 @@
 
 import asyncio
 
-from harness import (NS_ROSTER, check, q, roster_items, is_presence, is_roster_push, tostr, TestFailure)
+from harness import NS_ROSTER, check, q, roster_items, is_presence, is_roster_push, tostr
 
 ACCOUNTS = {j: "pw-" + j.split("@")[0] for j in [
     "sub1@localhost", "sub2@localhost", "sub3@localhost", "sub4@localhost",

@@ -1,6 +1,6 @@
 """Roster management and versioning (RFC 6121 §2)."""
 
-from harness import (NS_ROSTER, NS_ROSTERVER, check, q, roster_items, stanza_error, is_roster_push, tostr)
+from harness import NS_ROSTER, NS_ROSTERVER, check, q, roster_items, stanza_error, is_roster_push
 
 ACCOUNTS = {j: "pw-" + j.split("@")[0] for j in [
     "rost@localhost", "rost2@localhost", "rost3@localhost",

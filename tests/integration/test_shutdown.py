@@ -3,7 +3,7 @@ keeps accounts, rosters and offline messages."""
 
 import asyncio
 
-from harness import NS_ROSTER, check, is_message, options, q, roster_items
+from harness import NS_ROSTER, check, is_message, options, roster_items
 
 ACCOUNTS = {j: "pw-" + j.split("@")[0] for j in ["alice@localhost", "bob@localhost", "carol@localhost"]}
 

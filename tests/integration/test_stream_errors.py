@@ -5,7 +5,7 @@ clients)."""
 import asyncio
 import time
 
-from harness import (STREAM_HEADER, check, is_message, q, xattr, TestFailure, StreamClosed)
+from harness import STREAM_HEADER, check, is_message, q, TestFailure
 
 LIMIT = 8192
 

@@ -5,7 +5,7 @@ stays connected."""
 import asyncio
 import time
 
-from harness import check, TestFailure
+from harness import check
 
 AUTH_TIMEOUT = 2
 

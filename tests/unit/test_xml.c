@@ -566,6 +566,49 @@ static void test_limit_near_limit_pipelined(void **state)
     rec_free(r);
 }
 
+/* The serialiser writes a namespace URI again wherever the namespace
+ * changes, so a long URI bound to a short prefix and used many times must
+ * count against the limit: a stanza under the limit once serialised to
+ * 2500 times its size. */
+static void test_limit_namespace_amplification(void **state)
+{
+    (void)state;
+    char *uri = repeat("urn:", "u", 30000, "");
+    vn_buf_t b = VN_BUF_INIT;
+    vn_buf_printf(&b, "<message><x xmlns:p='%s'>", uri);
+    for (int i = 0; i < 5000; i++)
+        vn_buf_puts(&b, "<p:a/>");
+    vn_buf_puts(&b, "</x></message>");
+    char *s = vn_xstrndup(b.data, b.len);
+    assert_true(strlen(s) < lim_prod.max_stanza);
+    stream_error(&lim_prod, s, 16384, VN_XERR_POLICY);
+    free(s);
+    /* The same through namespaced attributes. */
+    vn_buf_reset(&b);
+    vn_buf_printf(&b, "<message xmlns:p='%s'>", uri);
+    for (int i = 0; i < 1500; i++)
+        vn_buf_puts(&b, "<a p:b=''/>");
+    vn_buf_puts(&b, "</message>");
+    s = vn_xstrndup(b.data, b.len);
+    stream_error(&lim_prod, s, 16384, VN_XERR_POLICY);
+    free(s);
+    vn_buf_free(&b);
+    free(uri);
+
+    /* Ordinary payload namespaces are nowhere near it; what is accepted
+     * serialises to a bounded multiple of the limit. */
+    rec_t *r = rec_new(&lim_prod);
+    s = repeat(HDR "<iq type='set' id='p'><pubsub xmlns='http://jabber.org/protocol/pubsub'>"
+                   "<publish node='n'>",
+               "<item><entry xmlns='http://www.w3.org/2005/Atom'><title>t</title></entry></item>",
+               300, "</publish></pubsub></iq>");
+    assert_int_equal(feed(r, s, 4096), VN_XML_OK);
+    assert_int_equal(r->nstanzas, 1);
+    assert_true(strlen(r->ser[0]) < 2 * lim_prod.max_stanza);
+    free(s);
+    rec_free(r);
+}
+
 static char *nested(int depth)
 {
     vn_buf_t b = VN_BUF_INIT;
@@ -910,6 +953,7 @@ int main(void)
         cmocka_unit_test(test_limit_many_small_pieces),
         cmocka_unit_test(test_limit_is_per_stanza),
         cmocka_unit_test(test_limit_near_limit_pipelined),
+        cmocka_unit_test(test_limit_namespace_amplification),
         cmocka_unit_test(test_limit_depth),
         cmocka_unit_test(test_limit_attributes),
         cmocka_unit_test(test_restricted_dtd),
