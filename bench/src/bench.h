@@ -94,6 +94,9 @@ struct bench;
 
 struct scenario {
     const char *name;
+    /* accounts spread over workers round-robin (1) instead of in blocks (0),
+     * so that holding n sessions uses accounts 0 .. n-1 */
+    int interleave;
     /* parent: orchestrate the run and report; returns the exit status */
     int (*run)(struct bench *b);
     /* worker side */
@@ -115,7 +118,8 @@ struct worker {
     const struct scenario *sc;
     int id;
     int epfd, ctl;
-    uint32_t first; /* global index of this worker's first account */
+    uint32_t first;  /* global index of this worker's first account */
+    uint32_t stride; /* global index = first + local index * stride */
     uint32_t count; /* accounts handled by this worker */
     uint32_t total; /* accounts over all workers */
     int nw;         /* number of workers */

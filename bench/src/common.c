@@ -34,8 +34,11 @@ void hold_check(struct worker *w)
 long bench_hold(struct bench *b, uint32_t total)
 {
     for (int i = 0; i < b->nw; i++) {
-        /* each worker gets the same share as in the final partition */
-        uint32_t t = (uint32_t)((uint64_t)total * b->wcount[i] / b->total);
+        uint32_t t;
+        if (b->sc->interleave) /* accounts i, i + nw, ... below total */
+            t = total > (uint32_t)i ? (total - (uint32_t)i + (uint32_t)b->nw - 1) / (uint32_t)b->nw : 0;
+        else /* the same share as in the final partition */
+            t = (uint32_t)((uint64_t)total * b->wcount[i] / b->total);
         bench_send(b, i, CMD_CONNECT, t, 0, 0);
     }
     struct ctl rep[MAX_WORKERS];

@@ -99,6 +99,7 @@ static int run(struct bench *b)
 
 const struct scenario scenario_idle = {
     .name = "idle",
+    .interleave = 1,
     .run = run,
     .w_cmd = w_cmd,
     .w_online = w_online,

@@ -51,7 +51,7 @@ int bench_spawn(struct bench *b, uint32_t accounts)
     uint32_t at = 0;
     for (int i = 0; i < nw; i++) {
         uint32_t cnt = accounts / (uint32_t)nw + ((uint32_t)i < accounts % (uint32_t)nw);
-        b->wfirst[i] = at;
+        b->wfirst[i] = b->sc->interleave ? (uint32_t)i : at;
         b->wcount[i] = cnt;
         at += cnt;
         int sv[2];
@@ -70,6 +70,7 @@ int bench_spawn(struct bench *b, uint32_t accounts)
             w.id = i;
             w.ctl = sv[1];
             w.first = b->wfirst[i];
+            w.stride = b->sc->interleave ? (uint32_t)nw : 1;
             w.count = cnt;
             w.total = accounts;
             w.nw = nw;

@@ -48,9 +48,9 @@ void worker_connect_next(struct worker *w)
         uint32_t i = w->next++;
         struct xsess *s = &w->sess[i];
         char local[48];
-        snprintf(local, sizeof local, w->o->user_fmt, w->o->first + w->first + i);
+        snprintf(local, sizeof local, w->o->user_fmt, w->o->first + s->user);
         struct in_addr src;
-        source_addr(w, w->first + i, &src);
+        source_addr(w, s->user, &src);
         if (xmpp_start(s, &w->env, local, &src) < 0) {
             char why[96];
             snprintf(why, sizeof why, "socket: %s", strerror(errno));
@@ -172,7 +172,7 @@ void worker_main(struct worker *w)
     w->sess = xcalloc(w->count, sizeof *w->sess);
     for (uint32_t i = 0; i < w->count; i++) {
         w->sess[i].idx = i;
-        w->sess[i].user = w->first + i;
+        w->sess[i].user = w->first + i * w->stride;
         w->sess[i].io.fd = -1;
     }
     if (w->sc->w_init)

@@ -28,6 +28,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "store/store_internal.h"
 
 /* ------------------------------------------------------------------------ */
 /* Schema                                                                     */
@@ -96,6 +97,63 @@ static const char *const k_migrations[] = {
     "  created INTEGER NOT NULL DEFAULT (CAST(strftime('%s', 'now') AS INTEGER))"
     ");"
     "CREATE INDEX offline_owner ON offline (owner, id);",
+
+    /* 2: message archive (XEP-0313), archiving preferences, blocklist
+     * (XEP-0191). Only adds tables, so a version-1 database upgrades in place.
+     *
+     * archive.seq is the archive order. AUTOINCREMENT: never reused, so an RSM
+     * position (which maps to a seq) never points at a newer message after
+     * retention deleted the old one.
+     *
+     * Two invariants, kept by vn_store_archive_append and relied on by the
+     * query code (see there):
+     *  - ts never decreases along one owner's seq order (append raises it to
+     *    the owner's newest ts if the clock stepped back), so a start/end
+     *    window is one contiguous seq range and paging by seq is paging in
+     *    chronological order;
+     *  - pos / with_pos number the owner's items (and the owner's items with
+     *    one correspondent) 1, 2, 3... with no gaps inside what is stored:
+     *    rows are only ever deleted as a prefix of an owner's order
+     *    (retention, by ts) or all at once (account deletion). Then the
+     *    number of items between two rows is a subtraction, so RSM <count/>
+     *    costs two index seeks instead of a COUNT over the whole archive.
+     *    Any future code that deletes single items must give this up.
+     *
+     * Indexes: every index on a rowid table ends with the rowid (seq), so
+     * (owner) is (owner, seq) and serves unfiltered pages and the cascade on
+     * account deletion; (owner, with_jid) is (owner, with_jid, seq) for
+     * 'with' pages; (owner, ts) maps start/end to seq bounds and drives
+     * retention per owner. There is deliberately no index on ts alone:
+     * retention walks the accounts instead (one index fewer to update on
+     * every append). stanza is the last column so reading the small columns
+     * of a row never touches its overflow pages. */
+    "CREATE TABLE archive ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  owner TEXT NOT NULL REFERENCES accounts (jid) ON DELETE CASCADE,"
+    "  id TEXT NOT NULL,"
+    "  ts INTEGER NOT NULL,"
+    "  with_jid TEXT NOT NULL,"
+    "  pos INTEGER NOT NULL,"
+    "  with_pos INTEGER NOT NULL,"
+    "  stanza TEXT NOT NULL,"
+    "  UNIQUE (owner, id)"
+    ");"
+    "CREATE INDEX archive_owner ON archive (owner);"
+    "CREATE INDEX archive_with ON archive (owner, with_jid);"
+    "CREATE INDEX archive_ts ON archive (owner, ts);"
+    /* The JID lists are newline-separated text as the interface hands them
+     * over: they are read and written whole, never searched by the store. */
+    "CREATE TABLE archive_prefs ("
+    "  owner TEXT PRIMARY KEY NOT NULL REFERENCES accounts (jid) ON DELETE CASCADE,"
+    "  default_mode TEXT NOT NULL CHECK (default_mode IN ('always', 'never', 'roster')),"
+    "  always TEXT NOT NULL DEFAULT '',"
+    "  never TEXT NOT NULL DEFAULT ''"
+    ");"
+    "CREATE TABLE blocklist ("
+    "  owner TEXT NOT NULL REFERENCES accounts (jid) ON DELETE CASCADE,"
+    "  jid TEXT NOT NULL,"
+    "  PRIMARY KEY (owner, jid)"
+    ") WITHOUT ROWID;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(k_migrations) / sizeof(k_migrations[0])))
@@ -129,8 +187,30 @@ enum {
     S_OFF_LOAD,
     S_OFF_DELETE,
     S_OFF_COUNT,
+    S_ARC_APPEND,
+    S_ARC_FIND_ID,
+    S_ARC_TS_FIRST,
+    S_ARC_TS_LAST,
+    S_ARC_SEQ_ASC,
+    S_ARC_SEQ_ASC_W,
+    S_ARC_SEQ_DESC,
+    S_ARC_SEQ_DESC_W,
+    S_ARC_PAGE,
+    S_ARC_PAGE_W,
+    S_ARC_POS,
+    S_ARC_EXPIRE,
+    S_PREFS_GET,
+    S_PREFS_SET,
+    S_BLOCK_LIST,
+    S_BLOCK_ADD,
+    S_BLOCK_DEL,
+    S_BLOCK_DEL_ALL,
     S_COUNT
 };
+
+/* First and last statement of the archive (for vn_store_archive_plans). */
+#define S_ARC_FIRST S_ARC_APPEND
+#define S_ARC_LAST S_ARC_EXPIRE
 
 #define SCRAM_COLS                                                                                 \
     "sha1_salt, sha1_iterations, sha1_stored_key, sha1_server_key, "                               \
@@ -187,6 +267,65 @@ static const char *const k_sql[S_COUNT] = {
     [S_OFF_LOAD] = "SELECT id, stanza FROM offline WHERE owner = ?1 ORDER BY id",
     [S_OFF_DELETE] = "DELETE FROM offline WHERE owner = ?1 AND id <= ?2",
     [S_OFF_COUNT] = "SELECT count(*) FROM offline WHERE owner = ?1",
+
+    /* Keeps the invariants of migration 2: ts is at least the owner's newest
+     * ts (the last row in seq order has it), pos and with_pos continue from
+     * the owner's / the conversation's last row. One statement in autocommit
+     * mode, so it reads and appends under the same write lock even when
+     * another process appends too. */
+    [S_ARC_APPEND] =
+        "INSERT INTO archive (owner, id, ts, with_jid, pos, with_pos, stanza) VALUES (?1, ?2, "
+        "max(?3, coalesce((SELECT ts FROM archive WHERE owner = ?1 ORDER BY seq DESC LIMIT 1), ?3)), "
+        "?4, "
+        "coalesce((SELECT pos FROM archive WHERE owner = ?1 ORDER BY seq DESC LIMIT 1), 0) + 1, "
+        "coalesce((SELECT with_pos FROM archive WHERE owner = ?1 AND with_jid = ?4 "
+        "ORDER BY seq DESC LIMIT 1), 0) + 1, "
+        "?5)",
+    [S_ARC_FIND_ID] = "SELECT seq FROM archive WHERE owner = ?1 AND id = ?2",
+    /* ts is non-decreasing in seq per owner, so the first row at or after
+     * start and the last row at or before end bound the window in seq. */
+    [S_ARC_TS_FIRST] = "SELECT seq FROM archive WHERE owner = ?1 AND ts >= ?2 "
+                       "ORDER BY ts, seq LIMIT 1",
+    [S_ARC_TS_LAST] = "SELECT seq FROM archive WHERE owner = ?1 AND ts <= ?2 "
+                      "ORDER BY ts DESC, seq DESC LIMIT 1",
+    /* The paging variants: {all, with} x {seq only, full rows}. Parameters
+     * are the same in all: ?1 owner, ?2..?3 inclusive seq range, ?4 LIMIT,
+     * ?5 with. The seq-only ones are answered from the index alone. */
+    [S_ARC_SEQ_ASC] = "SELECT seq FROM archive WHERE owner = ?1 AND seq BETWEEN ?2 AND ?3 "
+                      "ORDER BY seq LIMIT ?4",
+    [S_ARC_SEQ_ASC_W] = "SELECT seq FROM archive WHERE owner = ?1 AND with_jid = ?5 "
+                        "AND seq BETWEEN ?2 AND ?3 ORDER BY seq LIMIT ?4",
+    [S_ARC_SEQ_DESC] = "SELECT seq FROM archive WHERE owner = ?1 AND seq BETWEEN ?2 AND ?3 "
+                       "ORDER BY seq DESC LIMIT ?4",
+    [S_ARC_SEQ_DESC_W] = "SELECT seq FROM archive WHERE owner = ?1 AND with_jid = ?5 "
+                         "AND seq BETWEEN ?2 AND ?3 ORDER BY seq DESC LIMIT ?4",
+    [S_ARC_PAGE] = "SELECT seq, id, ts, with_jid, stanza FROM archive "
+                   "WHERE owner = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq LIMIT ?4",
+    [S_ARC_PAGE_W] = "SELECT seq, id, ts, with_jid, stanza FROM archive "
+                     "WHERE owner = ?1 AND with_jid = ?5 AND seq BETWEEN ?2 AND ?3 "
+                     "ORDER BY seq LIMIT ?4",
+    [S_ARC_POS] = "SELECT pos, with_pos FROM archive WHERE seq = ?1",
+    /* One retention batch: the oldest rows (in each owner's order, so always
+     * a prefix of it) of the accounts from ?2 on, at most ?3 of them.
+     * Walking accounts and seeking (owner, ts) for each costs one seek per
+     * account over a whole run, and spares an index on ts alone. RETURNING
+     * owner tells where the next batch starts. */
+    [S_ARC_EXPIRE] = "DELETE FROM archive WHERE seq IN ("
+                     "SELECT a.seq FROM accounts c JOIN archive a ON a.owner = c.jid "
+                     "WHERE c.jid >= ?2 AND a.ts < ?1 ORDER BY c.jid, a.ts, a.seq LIMIT ?3) "
+                     "RETURNING owner",
+
+    [S_PREFS_GET] = "SELECT default_mode, always, never FROM archive_prefs WHERE owner = ?1",
+    [S_PREFS_SET] = "INSERT INTO archive_prefs (owner, default_mode, always, never) "
+                    "VALUES (?1, ?2, ?3, ?4) "
+                    "ON CONFLICT (owner) DO UPDATE SET default_mode = excluded.default_mode, "
+                    "always = excluded.always, never = excluded.never",
+
+    [S_BLOCK_LIST] = "SELECT jid FROM blocklist WHERE owner = ?1 ORDER BY jid",
+    [S_BLOCK_ADD] = "INSERT INTO blocklist (owner, jid) VALUES (?1, ?2) "
+                    "ON CONFLICT (owner, jid) DO NOTHING",
+    [S_BLOCK_DEL] = "DELETE FROM blocklist WHERE owner = ?1 AND jid = ?2",
+    [S_BLOCK_DEL_ALL] = "DELETE FROM blocklist WHERE owner = ?1",
 };
 
 struct vn_store {
@@ -330,11 +469,11 @@ static int read_user_version(sqlite3 *db, int *out)
 /* Open / close                                                               */
 /* ------------------------------------------------------------------------ */
 
-/* Brings the schema up to N_MIGRATIONS, one transaction per step. The version
- * is re-read inside each write transaction because another process may be
- * opening the same database at the same moment and have applied the step
- * already. */
-static int migrate(sqlite3 *db, const char *path, char **err)
+/* Brings the schema up to target (N_MIGRATIONS except in the test hook), one
+ * transaction per step. The version is re-read inside each write transaction
+ * because another process may be opening the same database at the same
+ * moment and have applied the step already. */
+static int migrate(sqlite3 *db, const char *path, int target, char **err)
 {
     int v;
     if (read_user_version(db, &v) != 0) {
@@ -348,7 +487,7 @@ static int migrate(sqlite3 *db, const char *path, char **err)
                 path, v, N_MIGRATIONS);
         return -1;
     }
-    while (v < N_MIGRATIONS) {
+    while (v < target) {
         if (exec_sql(db, "BEGIN IMMEDIATE", err, "begin migration") != 0) return -1;
         if (read_user_version(db, &v) != 0) {
             set_err(err, "%s: cannot read schema version: %s", path, sqlite3_errmsg(db));
@@ -359,7 +498,7 @@ static int migrate(sqlite3 *db, const char *path, char **err)
                     path, v, N_MIGRATIONS);
             goto fail;
         }
-        if (v < N_MIGRATIONS) {
+        if (v < target) {
             char what[64], bump[64];
             snprintf(what, sizeof(what), "schema migration %d", v + 1);
             /* A pragma value cannot be a bound parameter; v is our own integer. */
@@ -405,7 +544,10 @@ static int ensure_dir(const char *dir, char **err)
     return 0;
 }
 
-vn_store_t *vn_store_open(const char *data_dir, char **err)
+/* Opens the store with the schema at version target. Statements are only
+ * prepared for the full schema (they name the newest tables); a store opened
+ * at an older version is only good for closing (test hook below). */
+static vn_store_t *store_open(const char *data_dir, int target, char **err)
 {
     if (err) *err = NULL;
     if (!data_dir || !*data_dir) {
@@ -470,7 +612,8 @@ vn_store_t *vn_store_open(const char *data_dir, char **err)
     }
     if (exec_sql(st->db, "PRAGMA synchronous = NORMAL", err, st->path) != 0) goto fail;
 
-    if (migrate(st->db, st->path, err) != 0) goto fail;
+    if (migrate(st->db, st->path, target, err) != 0) goto fail;
+    if (target < N_MIGRATIONS) return st;
 
     for (int i = 0; i < S_COUNT; i++) {
         if (sqlite3_prepare_v3(st->db, k_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
@@ -484,6 +627,24 @@ vn_store_t *vn_store_open(const char *data_dir, char **err)
 fail:
     vn_store_close(st);
     return NULL;
+}
+
+vn_store_t *vn_store_open(const char *data_dir, char **err)
+{
+    return store_open(data_dir, N_MIGRATIONS, err);
+}
+
+int vn_store_create_at_version(const char *data_dir, int version, char **err)
+{
+    if (err) *err = NULL;
+    if (version < 0 || version > N_MIGRATIONS) {
+        set_err(err, "schema version %d out of range 0..%d", version, N_MIGRATIONS);
+        return -1;
+    }
+    vn_store_t *st = store_open(data_dir, version, err);
+    if (!st) return -1;
+    vn_store_close(st);
+    return 0;
 }
 
 void vn_store_close(vn_store_t *st)
@@ -1011,4 +1172,422 @@ int vn_store_offline_count(vn_store_t *st, const char *owner, int64_t *count)
         ret = db_fail(st, "offline count");
     stmt_done(s);
     return ret;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Message archive (XEP-0313)                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Rows per retention transaction: small enough that the write lock is
+ * released every few milliseconds, so vestnikd's writes (another process
+ * when vestnikctl runs retention) wait at most one batch. */
+#define ARCHIVE_EXPIRE_BATCH 1000
+
+int vn_store_archive_append(vn_store_t *st, const char *owner, const char *id, int64_t ts_us,
+                            const char *with, const char *xml, size_t len)
+{
+    GUARD(st);
+    if (!owner || !id || !with || !xml) {
+        vn_error("store %s: archive append with a missing field", st->path);
+        return -1;
+    }
+    if (len > INT32_MAX) {
+        vn_error("store %s: archived stanza for %s too large (%zu bytes)", st->path, owner, len);
+        return -1;
+    }
+    /* One INSERT in autocommit mode: committed (kill -9 safe) when step
+     * returns SQLITE_DONE. A duplicate id violates UNIQUE (owner, id). */
+    sqlite3_stmt *s = stmt_get(st, S_ARC_APPEND);
+    bind_text(s, 1, owner);
+    bind_text(s, 2, id);
+    sqlite3_bind_int64(s, 3, ts_us);
+    bind_text(s, 4, with);
+    sqlite3_bind_text(s, 5, xml, (int)len, SQLITE_STATIC);
+    return stmt_exec(st, s, "archive append");
+}
+
+/* Steps a statement that yields at most one seq. 0 found, 1 no row, -1. */
+static int seq_one(vn_store_t *st, sqlite3_stmt *s, int64_t *out, const char *what)
+{
+    int rc = sqlite3_step(s);
+    int ret = 1;
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int64(s, 0);
+        ret = 0;
+    } else if (rc != SQLITE_DONE) {
+        ret = db_fail(st, what);
+    }
+    stmt_done(s);
+    return ret;
+}
+
+/* Binds one of the range statements (same parameter layout for all). */
+static sqlite3_stmt *range_stmt(vn_store_t *st, int id_all, int id_with, const char *owner,
+                                const char *with, int64_t lo, int64_t hi, int64_t limit)
+{
+    sqlite3_stmt *s = stmt_get(st, with ? id_with : id_all);
+    bind_text(s, 1, owner);
+    sqlite3_bind_int64(s, 2, lo);
+    sqlite3_bind_int64(s, 3, hi);
+    sqlite3_bind_int64(s, 4, limit);
+    if (with) bind_text(s, 5, with);
+    return s;
+}
+
+static int find_id(vn_store_t *st, const char *owner, const char *id, int64_t *seq)
+{
+    sqlite3_stmt *s = stmt_get(st, S_ARC_FIND_ID);
+    bind_text(s, 1, owner);
+    bind_text(s, 2, id);
+    return seq_one(st, s, seq, "archive find id");
+}
+
+/* Number of matching items in the inclusive seq window [lo, hi]: by the
+ * migration-2 invariant they carry consecutive pos (with_pos for a 'with'
+ * query), so the count is last - first + 1, found with two seeks. */
+static int archive_total(vn_store_t *st, const char *owner, const char *with, int64_t lo,
+                         int64_t hi, int64_t *total)
+{
+    int64_t first, last;
+    *total = 0;
+    int r = seq_one(st, range_stmt(st, S_ARC_SEQ_ASC, S_ARC_SEQ_ASC_W, owner, with, lo, hi, 1),
+                    &first, "archive first");
+    if (r != 0) return r < 0 ? -1 : 0;
+    r = seq_one(st, range_stmt(st, S_ARC_SEQ_DESC, S_ARC_SEQ_DESC_W, owner, with, lo, hi, 1),
+                &last, "archive last");
+    if (r != 0) return -1; /* a row was just there in the same snapshot */
+    int64_t pos[2];
+    int64_t seqs[2] = {first, last};
+    for (int i = 0; i < 2; i++) {
+        sqlite3_stmt *s = stmt_get(st, S_ARC_POS);
+        sqlite3_bind_int64(s, 1, seqs[i]);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) pos[i] = sqlite3_column_int64(s, with ? 1 : 0);
+        int ret = rc == SQLITE_ROW ? 0 : db_fail(st, "archive position");
+        stmt_done(s);
+        if (ret != 0) return -1;
+    }
+    *total = pos[1] - pos[0] + 1;
+    return 0;
+}
+
+/* Streams the first max rows of [lo, hi] in seq order to cb; *n gets the
+ * number delivered. With probe, one more row is read (not delivered) and
+ * *complete tells whether there was none. */
+static int archive_stream(vn_store_t *st, const char *owner, const char *with, int64_t lo,
+                          int64_t hi, int64_t max, int probe,
+                          void (*cb)(const vn_archive_item_t *it, void *ud), void *ud, int *n,
+                          int *complete)
+{
+    sqlite3_stmt *s =
+        range_stmt(st, S_ARC_PAGE, S_ARC_PAGE_W, owner, with, lo, hi, max + (probe ? 1 : 0));
+    int rc;
+    *n = 0;
+    if (complete) *complete = 1;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n == max) {
+            if (complete) *complete = 0;
+            continue; /* the probe row; LIMIT ends the scan after it */
+        }
+        vn_archive_item_t it;
+        it.seq = sqlite3_column_int64(s, 0);
+        it.id = (const char *)sqlite3_column_text(s, 1);
+        it.ts_us = sqlite3_column_int64(s, 2);
+        it.with = (const char *)sqlite3_column_text(s, 3);
+        /* text before bytes: bytes then reports the length of that text. */
+        it.xml = (const char *)sqlite3_column_text(s, 4);
+        it.len = (size_t)sqlite3_column_bytes(s, 4);
+        if (!it.id || !it.with || !it.xml) {
+            rc = SQLITE_NOMEM; /* the only way a NOT NULL text column reads NULL */
+            break;
+        }
+        st->in_callback = 1;
+        cb(&it, ud);
+        st->in_callback = 0;
+        (*n)++;
+    }
+    int ret = rc == SQLITE_DONE ? 0 : db_fail(st, "archive page");
+    stmt_done(s);
+    return ret;
+}
+
+/* Query plan. Everything is reduced to an inclusive seq window [lo, hi] of
+ * the owner's items (optionally of one correspondent):
+ *  - start/end become seq bounds with one seek each on (owner, ts), valid
+ *    because ts never decreases along seq;
+ *  - after_id / before_id narrow the window to strictly after / before the
+ *    seq of that item;
+ *  - the page is the first (forwards) or last (backwards) `max` rows of the
+ *    window, read from (owner) or (owner, with_jid) in seq order. One extra
+ *    row is looked at to tell whether the page is complete.
+ * A backward page is found with a seq-only descending scan (answered from
+ * the index), then streamed forwards from its oldest row, so rows reach the
+ * callback in chronological order without being copied.
+ * Every step touches at most max + 1 index entries and max rows, whatever
+ * the archive size; all of it runs in one read transaction so the total,
+ * the page and `complete` describe the same snapshot. */
+int vn_store_archive_query(vn_store_t *st, const char *owner, const vn_archive_query_t *q,
+                           void (*cb)(const vn_archive_item_t *it, void *ud), void *ud,
+                           vn_archive_page_t *page)
+{
+    GUARD(st);
+    memset(page, 0, sizeof(*page));
+    if (!owner || !q || q->max < 0 || !cb) {
+        vn_error("store %s: bad archive query", st->path);
+        return -1;
+    }
+    if (tx_begin_read(st) != 0) return -1;
+
+    const char *with = q->with;
+    int64_t after = 0, before = 0;
+    int r;
+    if (q->after_id && (r = find_id(st, owner, q->after_id, &after)) != 0) goto not_found;
+    if (q->before_id && (r = find_id(st, owner, q->before_id, &before)) != 0) goto not_found;
+
+    /* The filters' window. seq starts at 1, so 0 and INT64_MAX are open. */
+    int64_t lo = 0, hi = INT64_MAX;
+    int empty = 0;
+    if (q->start_us) {
+        sqlite3_stmt *s = stmt_get(st, S_ARC_TS_FIRST);
+        bind_text(s, 1, owner);
+        sqlite3_bind_int64(s, 2, q->start_us);
+        if ((r = seq_one(st, s, &lo, "archive start")) < 0) goto fail;
+        empty |= r == 1;
+    }
+    if (!empty && q->end_us) {
+        sqlite3_stmt *s = stmt_get(st, S_ARC_TS_LAST);
+        bind_text(s, 1, owner);
+        sqlite3_bind_int64(s, 2, q->end_us);
+        if ((r = seq_one(st, s, &hi, "archive end")) < 0) goto fail;
+        empty |= r == 1;
+    }
+    empty |= lo > hi;
+    if (!empty && archive_total(st, owner, with, lo, hi, &page->total) != 0) goto fail;
+
+    /* The paging window inside it. */
+    if (q->after_id && after + 1 > lo) lo = after + 1;
+    if (q->before_id && before - 1 < hi) hi = before - 1;
+    empty |= lo > hi;
+    int backward = q->before_id || q->last_page;
+    int64_t max = q->max;
+
+    if (empty) {
+        page->complete = 1;
+    } else if (!backward) {
+        int n;
+        if (archive_stream(st, owner, with, lo, hi, max, 1, cb, ud, &n, &page->complete) != 0)
+            goto fail;
+        page->count = n;
+    } else {
+        /* Walk back max + 1 index entries: the max-th is the page's oldest
+         * row; the one more tells whether anything lies before it. */
+        sqlite3_stmt *s = range_stmt(st, S_ARC_SEQ_DESC, S_ARC_SEQ_DESC_W, owner, with, lo, hi,
+                                     max + 1);
+        int64_t oldest = 0, seen = 0;
+        int rc;
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            if (seen < max) oldest = sqlite3_column_int64(s, 0);
+            seen++;
+        }
+        int ret = rc == SQLITE_DONE ? 0 : db_fail(st, "archive page (backwards)");
+        stmt_done(s);
+        if (ret != 0) goto fail;
+        page->complete = seen <= max;
+        if (seen > 0 && max > 0) {
+            int n;
+            if (archive_stream(st, owner, with, oldest, hi, max, 0, cb, ud, &n, NULL) != 0)
+                goto fail;
+            page->count = n;
+        }
+    }
+    if (tx_commit(st) != 0) {
+        memset(page, 0, sizeof(*page));
+        return -1;
+    }
+    return 0;
+
+not_found:
+    if (r < 0) goto fail;
+    tx_rollback(st);
+    page->after_not_found = 1;
+    return 0;
+fail:
+    tx_rollback(st);
+    memset(page, 0, sizeof(*page));
+    return -1;
+}
+
+/* Retention runs in batches of ARCHIVE_EXPIRE_BATCH rows, each its own
+ * autocommit DELETE, walking the accounts in JID order. Each batch removes
+ * the oldest rows of the accounts it visits, so at every commit an owner has
+ * lost a prefix of its archive and the pos / with_pos numbering stays
+ * gap-free (see migration 2); a concurrent reader never sees a hole. */
+int vn_store_archive_expire(vn_store_t *st, int64_t before_us, int64_t *deleted)
+{
+    GUARD(st);
+    int64_t total = 0;
+    char *cursor = vn_xstrdup(""); /* sorts before every JID */
+    int ret = 0;
+    for (;;) {
+        sqlite3_stmt *s = stmt_get(st, S_ARC_EXPIRE);
+        sqlite3_bind_int64(s, 1, before_us);
+        bind_text(s, 2, cursor);
+        sqlite3_bind_int(s, 3, ARCHIVE_EXPIRE_BATCH);
+        int n = 0, rc;
+        char *next = NULL;
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            const char *o = (const char *)sqlite3_column_text(s, 0);
+            n++;
+            /* The next batch resumes at the greatest owner touched: that
+             * owner may have more old rows; the ones before it have none. */
+            if (o && (!next || strcmp(o, next) > 0)) {
+                free(next);
+                next = vn_xstrdup(o);
+            }
+        }
+        if (rc != SQLITE_DONE) ret = db_fail(st, "archive expire");
+        stmt_done(s); /* finishes the statement: the batch commits here */
+        if (ret != 0) {
+            free(next);
+            break;
+        }
+        total += n;
+        if (n < ARCHIVE_EXPIRE_BATCH || !next) {
+            free(next);
+            break;
+        }
+        free(cursor);
+        cursor = next;
+    }
+    free(cursor);
+    if (deleted) *deleted = total;
+    return ret;
+}
+
+static int valid_mode(const char *m)
+{
+    return !strcmp(m, "always") || !strcmp(m, "never") || !strcmp(m, "roster");
+}
+
+int vn_store_archive_prefs_get(vn_store_t *st, const char *owner, vn_archive_prefs_t *out)
+{
+    GUARD(st);
+    /* Defined contents on every return: empty mode and NULL lists unless
+     * found, so freeing always/never is always safe. */
+    memset(out, 0, sizeof(*out));
+    sqlite3_stmt *s = stmt_get(st, S_PREFS_GET);
+    bind_text(s, 1, owner);
+    int rc = sqlite3_step(s);
+    int ret;
+    if (rc == SQLITE_ROW) {
+        const char *mode = (const char *)sqlite3_column_text(s, 0);
+        const char *always = (const char *)sqlite3_column_text(s, 1);
+        const char *never = (const char *)sqlite3_column_text(s, 2);
+        snprintf(out->default_mode, sizeof(out->default_mode), "%s", mode ? mode : "");
+        out->always = vn_xstrdup(always ? always : "");
+        out->never = vn_xstrdup(never ? never : "");
+        ret = 0;
+    } else {
+        ret = rc == SQLITE_DONE ? 1 : db_fail(st, "archive prefs get");
+    }
+    stmt_done(s);
+    return ret;
+}
+
+int vn_store_archive_prefs_set(vn_store_t *st, const char *owner, const vn_archive_prefs_t *p)
+{
+    GUARD(st);
+    /* default_mode is a fixed char array: refuse one without a terminator
+     * or outside the three XEP-0313 values (the CHECK would too, less
+     * clearly). */
+    if (!memchr(p->default_mode, '\0', sizeof(p->default_mode)) || !valid_mode(p->default_mode)) {
+        vn_error("store %s: archive prefs for %s: bad default mode", st->path, owner);
+        return -1;
+    }
+    sqlite3_stmt *s = stmt_get(st, S_PREFS_SET);
+    bind_text(s, 1, owner);
+    bind_text(s, 2, p->default_mode);
+    bind_text(s, 3, p->always ? p->always : "");
+    bind_text(s, 4, p->never ? p->never : "");
+    return stmt_exec(st, s, "archive prefs set");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Blocking (XEP-0191)                                                        */
+/* ------------------------------------------------------------------------ */
+
+int vn_store_block_list(vn_store_t *st, const char *owner, void (*cb)(const char *jid, void *ud),
+                        void *ud)
+{
+    GUARD(st);
+    sqlite3_stmt *s = stmt_get(st, S_BLOCK_LIST);
+    bind_text(s, 1, owner);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        st->in_callback = 1;
+        cb((const char *)sqlite3_column_text(s, 0), ud);
+        st->in_callback = 0;
+    }
+    int ret = rc == SQLITE_DONE ? 0 : db_fail(st, "block list");
+    stmt_done(s);
+    return ret;
+}
+
+int vn_store_block_add(vn_store_t *st, const char *owner, const char *jid)
+{
+    GUARD(st);
+    if (!jid) {
+        vn_error("store %s: block add for %s without a JID", st->path, owner);
+        return -1;
+    }
+    sqlite3_stmt *s = stmt_get(st, S_BLOCK_ADD);
+    bind_text(s, 1, owner);
+    bind_text(s, 2, jid);
+    return stmt_exec(st, s, "block add");
+}
+
+int vn_store_block_remove(vn_store_t *st, const char *owner, const char *jid)
+{
+    GUARD(st);
+    sqlite3_stmt *s = stmt_get(st, jid ? S_BLOCK_DEL : S_BLOCK_DEL_ALL);
+    bind_text(s, 1, owner);
+    if (jid) bind_text(s, 2, jid);
+    return stmt_exec(st, s, "block remove");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Test and benchmark hooks (store_internal.h)                                */
+/* ------------------------------------------------------------------------ */
+
+int vn_store_batch_begin(vn_store_t *st)
+{
+    GUARD(st);
+    return tx_begin(st);
+}
+
+int vn_store_batch_commit(vn_store_t *st)
+{
+    GUARD(st);
+    return tx_commit(st);
+}
+
+int vn_store_archive_plans(vn_store_t *st,
+                           void (*cb)(const char *sql, const char *detail, void *ud), void *ud)
+{
+    GUARD(st);
+    for (int i = S_ARC_FIRST; i <= S_ARC_LAST; i++) {
+        size_t n = strlen(k_sql[i]) + sizeof("EXPLAIN QUERY PLAN ");
+        char *sql = vn_xmalloc(n);
+        snprintf(sql, n, "EXPLAIN QUERY PLAN %s", k_sql[i]);
+        sqlite3_stmt *s;
+        int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+        free(sql);
+        if (rc != SQLITE_OK) return db_fail(st, "explain");
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+            cb(k_sql[i], (const char *)sqlite3_column_text(s, 3), ud);
+        int ret = rc == SQLITE_DONE ? 0 : db_fail(st, "explain");
+        sqlite3_finalize(s);
+        if (ret != 0) return -1;
+    }
+    return 0;
 }

@@ -160,7 +160,7 @@ static void serialize(const vn_xnode_t *n, const char *parent_ns, vn_buf_t *out)
     vn_buf_puts(out, n->name);
     if (!ns_equal(n->ns, parent_ns)) {
         vn_buf_puts(out, " xmlns='");
-        if (n->ns) vn_buf_append_xml_escaped(out, n->ns, strlen(n->ns));
+        if (n->ns) append_escaped(out, n->ns, strlen(n->ns), 1);
         vn_buf_append(out, "'", 1);
     }
     int nsattr = 0;
@@ -172,7 +172,7 @@ static void serialize(const vn_xnode_t *n, const char *parent_ns, vn_buf_t *out)
             } else {
                 /* A namespaced attribute outside xml: declare a prefix for it. */
                 vn_buf_printf(out, "xmlns:a%d='", nsattr);
-                vn_buf_append_xml_escaped(out, at->ns, strlen(at->ns));
+                append_escaped(out, at->ns, strlen(at->ns), 1);
                 vn_buf_printf(out, "' a%d:", nsattr++);
             }
         }

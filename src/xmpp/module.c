@@ -69,15 +69,25 @@ void vn_modules_fini(vn_server_t *srv)
     next_slot = 0;
 }
 
-vn_result_t vn_hook_run(vn_server_t *srv, vn_hook_id_t id, void *ctx)
+vn_result_t vn_hook_run_counted(vn_server_t *srv, vn_hook_id_t id, void *ctx, int *holds)
 {
     vn_result_t result = VN_PASS;
+    if (holds) *holds = 0;
     for (int i = 0; i < nhooks[id]; i++) {
         vn_result_t r = hooks[id][i].hook->fn(srv, ctx);
-        if (r == VN_HOLD) result = VN_HOLD;
-        else if (r == VN_HANDLED) return result == VN_HOLD ? VN_HOLD : VN_HANDLED;
+        if (r == VN_HOLD) {
+            result = VN_HOLD;
+            if (holds) (*holds)++;
+        } else if (r == VN_HANDLED) {
+            return result == VN_HOLD ? VN_HOLD : VN_HANDLED;
+        }
     }
     return result;
+}
+
+vn_result_t vn_hook_run(vn_server_t *srv, vn_hook_id_t id, void *ctx)
+{
+    return vn_hook_run_counted(srv, id, ctx, NULL);
 }
 
 const vn_iq_handler_t *vn_iq_find(const char *type, const char *ns, int target)

@@ -102,6 +102,9 @@ extern const vn_module_t *const vn_builtin_modules[];
 int vn_modules_init(vn_server_t *srv);
 void vn_modules_fini(vn_server_t *srv);
 vn_result_t vn_hook_run(vn_server_t *srv, vn_hook_id_t id, void *ctx);
+/* The same; *holds receives how many hooks returned VN_HOLD (for
+ * VN_HOOK_BIND each holder calls vn_session_bind_done() once). */
+vn_result_t vn_hook_run_counted(vn_server_t *srv, vn_hook_id_t id, void *ctx, int *holds);
 /* Finds an IQ handler by type, payload namespace and target. */
 const vn_iq_handler_t *vn_iq_find(const char *type, const char *ns, int target);
 /* Iterates all advertised disco features. */

@@ -124,11 +124,25 @@ static void iq_to_handler(vn_server_t *srv, vn_stanza_t *st, int target)
     }
 }
 
-/* RFC 6121 §8.5.2.1: the sessions a message to a bare JID goes to: the
- * available ones with the highest non-negative priority. */
-static int deliver_message_to_bare(vn_server_t *srv, vn_user_t *u, vn_stanza_t *st)
+/* RFC 6121 §8.5.3.1 / §8.5.2.1: the sessions a message is delivered to.
+ * A full JID with a bound session gets exactly that session; otherwise
+ * (bare JID, or no such resource, §8.5.3.2.1) errors and groupchat go
+ * nowhere, headlines go to every available resource with a non-negative
+ * priority, and normal/chat to the available ones with the highest
+ * non-negative priority. The one place the rule is written (carbons use
+ * it to know who gets the original). */
+int vn_router_message_targets(vn_server_t *srv, vn_user_t *u, const vn_stanza_t *st,
+                              vn_session_t **out, int max)
 {
-    if (!u) return 0;
+    if (st->to.resource) {
+        vn_session_t *t = vn_router_session(srv, &st->to);
+        if (t && t->state == VN_SS_READY) {
+            if (max > 0) out[0] = t;
+            return 1;
+        }
+    }
+    if (!u || !strcmp(st->type, "error") || !strcmp(st->type, "groupchat")) return 0;
+    int headline = !strcmp(st->type, "headline");
     int best = -1;
     for (vn_session_t *s = u->sessions; s; s = s->next_of_user)
         if (s->state == VN_SS_READY && s->available && s->priority >= 0 && s->priority > best)
@@ -136,11 +150,26 @@ static int deliver_message_to_bare(vn_server_t *srv, vn_user_t *u, vn_stanza_t *
     if (best < 0) return 0;
     int n = 0;
     for (vn_session_t *s = u->sessions; s; s = s->next_of_user) {
-        if (s->state == VN_SS_READY && s->available && s->priority == best) {
-            vn_router_deliver(srv, s, st);
+        if (s->state == VN_SS_READY && s->available && s->priority >= 0 &&
+            (headline || s->priority == best)) {
+            if (n < max) out[n] = s;
             n++;
         }
     }
+    return n;
+}
+
+static int deliver_message(vn_server_t *srv, vn_user_t *u, vn_stanza_t *st)
+{
+    vn_session_t *local_buf[16], **targets = local_buf;
+    int n = vn_router_message_targets(srv, u, st, targets, 16);
+    if (n > 16) {
+        targets = vn_xmalloc(sizeof(*targets) * (size_t)n);
+        n = vn_router_message_targets(srv, u, st, targets, n);
+    }
+    for (int i = 0; i < n; i++)
+        vn_router_deliver(srv, targets[i], st);
+    if (targets != local_buf) free(targets);
     return n;
 }
 
@@ -171,21 +200,15 @@ void vn_router_to_account(vn_server_t *srv, vn_stanza_t *st)
         if (u) vn_router_broadcast(srv, u, st, 1);
         return;
     case VN_MESSAGE:
-        if (target) {
-            vn_router_deliver(srv, target, st);
-            return;
-        }
         /* RFC 6121 §8.5.3.2.1 (no such resource) and §8.5.2 (bare JID). */
-        if (!strcmp(st->type, "error")) return;
-        if (!strcmp(st->type, "groupchat")) {
+        if (!target && !strcmp(st->type, "groupchat")) {
             vn_route_error(srv, st, "cancel", "service-unavailable", NULL);
             return;
         }
-        if (!strcmp(st->type, "headline")) {
-            if (u) vn_router_broadcast(srv, u, st, 0);
-            return;
-        }
-        if (deliver_message_to_bare(srv, u, st) > 0) return;
+        /* A headline for a resource that is gone is ignored (§8.5.3.2.1). */
+        if (!target && st->to.resource && !strcmp(st->type, "headline")) return;
+        if (deliver_message(srv, u, st) > 0) return;
+        if (!strcmp(st->type, "error") || !strcmp(st->type, "headline")) return;
         if (vn_hook_run(srv, VN_HOOK_UNDELIVERABLE, st) == VN_PASS)
             vn_route_error(srv, st, "cancel", "service-unavailable", NULL);
         return;

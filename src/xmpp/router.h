@@ -27,6 +27,11 @@ void vn_router_to_account(vn_server_t *srv, vn_stanza_t *st);
 /* Bounces st with an error (nothing when st is itself an error). */
 void vn_route_error(vn_server_t *srv, vn_stanza_t *st, const char *type, const char *condition,
                     const char *text);
+/* The sessions a message to a local account is delivered to (RFC 6121
+ * §8.5.2, §8.5.3): the full JID's session, else the bare JID's rule for the
+ * message type. Writes up to max into out and returns the total count. */
+int vn_router_message_targets(vn_server_t *srv, vn_user_t *u, const vn_stanza_t *st,
+                              vn_session_t **out, int max);
 /* Sends a serialised stanza to every available session of a user whose
  * priority is not negative; returns how many got it. */
 int vn_router_broadcast(vn_server_t *srv, vn_user_t *u, vn_stanza_t *st, int include_negative);

@@ -562,7 +562,11 @@ static void handle_bind(vn_session_t *s, vn_xnode_t *node, vn_arena_t *arena)
     /* Keep the request's id for the reply. */
     const char *id = vn_xnode_attr(node, "id");
     s->bind_id = vn_xstrdup(id);
-    if (vn_hook_run(s->srv, VN_HOOK_BIND, s) == VN_HOLD) {
+    int holds = 0;
+    if (vn_hook_run_counted(s->srv, VN_HOOK_BIND, s, &holds) == VN_HOLD && holds > 0) {
+        /* Several modules may load state before the result (roster,
+         * blocklist): the last one to finish completes the bind. */
+        s->bind_holds = holds;
         s->bind_held = 1;
         vn_xml_parser_suspend(s->parser);
         return;
@@ -572,6 +576,11 @@ static void handle_bind(vn_session_t *s, vn_xnode_t *node, vn_arena_t *arena)
 
 void vn_session_bind_done(vn_session_t *s)
 {
+    if (s->bind_holds > 1) {
+        s->bind_holds--;
+        return;
+    }
+    s->bind_holds = 0;
     char *id = s->bind_id;
     s->bind_id = NULL;
     if (vn_session_alive(s)) {

@@ -44,6 +44,7 @@ struct vn_session {
     unsigned pending_tls : 1;     /* start TLS once the parser returns */
     unsigned bind_held : 1;       /* a module delays the bind result */
     char *bind_id;                /* id of the pending bind request */
+    int bind_holds;               /* VN_HOOK_BIND holders yet to call vn_session_bind_done() */
     unsigned output_held : 1;     /* queue output (e.g. while offline messages load) */
     unsigned detached : 1;        /* connection lost, kept for resumption (XEP-0198) */
     vn_buf_t held;                /* output queued while held */
@@ -86,7 +87,8 @@ void vn_session_close(vn_session_t *s, const char *reason);
 /* A stanza handler returned VN_HOLD: the parser stays suspended until the
  * handler calls this. */
 void vn_session_resume(vn_session_t *s);
-/* Bind step finished (after VN_HOOK_BIND holders released it). */
+/* A VN_HOOK_BIND holder is done; the bind result goes out when every
+ * holder has called this (once each). */
 void vn_session_bind_done(vn_session_t *s);
 
 /* Queues everything sent to the session until released, so that

@@ -726,7 +726,6 @@ static void test_route_unknown_resource(void **state)
 static void test_route_headline_unknown_resource(void **state)
 {
     (void)state;
-    skip(); /* see the report: router.c sends it to the bare JID's resources */
     peer_t *a1 = client("alice@example.org/one", 1, 0);
     peer_t *b = client("bob@example.org/b", 1, 0);
     route_from(b, "<message to='alice@example.org/gone' type='headline' id='h'/>");

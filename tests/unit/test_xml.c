@@ -393,7 +393,8 @@ static void test_serialize_whitespace_refs(void **state)
 {
     (void)state;
     rec_t *r = rec_new(&lim_prod);
-    const char *in = HDR "<message id='a&#9;b&#10;c&#13;d'><body>x&#13;y\tz\n</body></message>";
+    const char *in = HDR "<message id='a&#9;b&#10;c&#13;d'><body>x&#13;y\tz\n</body>"
+                         "<x xmlns='urn:a&#9;b&#13;' xmlns:p='urn:c&#10;' p:q='1'/></message>";
     assert_int_equal(feed(r, in, 0), VN_XML_OK);
     assert_int_equal(r->nstanzas, 1);
     assert_string_equal(vn_xnode_attr(r->tree[0], "id"), "a\tb\nc\rd");
@@ -407,6 +408,13 @@ static void test_serialize_whitespace_refs(void **state)
     assert_string_equal(vn_xnode_attr(r2->tree[0], "id"), "a\tb\nc\rd");
     assert_string_equal(vn_xnode_text(r2->keep, vn_xnode_first_element(r2->tree[0])),
                         "x\ry\tz\n");
+    /* Namespace names too: raw, they would come back as other names (or,
+     * with a space, be refused by expat as containing its separator). */
+    vn_xnode_t *x = vn_xnode_child(r2->tree[0], NULL, "x");
+    assert_non_null(x);
+    assert_string_equal(x->ns, "urn:a\tb\r");
+    assert_string_equal(x->attrs->ns, "urn:c\n");
+    assert_string_equal(r2->ser[0], r->ser[0]);
     vn_buf_free(&again);
     rec_free(r2);
     rec_free(r);

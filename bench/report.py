@@ -1,0 +1,322 @@
+#!/usr/bin/python3
+"""Turn the JSON lines of a bench/compare run into results/latest.md and a PNG
+chart (gnuplot). Standard library only."""
+import argparse
+import json
+import os
+import subprocess
+import tempfile
+
+ORDER = ["vestnikd", "prosody", "ejabberd"]
+
+
+def load(path):
+    rows = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("{"):
+                try:
+                    rows.append(json.loads(line))
+                except ValueError:
+                    pass
+    return rows
+
+
+def servers_in(rows):
+    seen = [r["server"] for r in rows if r.get("type") == "server"]
+    return sorted(set(seen), key=lambda s: ORDER.index(s) if s in ORDER else 99)
+
+
+def table(headers, lines):
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---:" if i else "---"
+                                                           for i in range(len(headers))) + "|"]
+    for ln in lines:
+        out.append("| " + " | ".join(str(x) for x in ln) + " |")
+    return "\n".join(out)
+
+
+def fmt(v, d=0):
+    if v is None or v == "":
+        return "–"
+    if isinstance(v, str):
+        return v
+    return f"{v:,.{d}f}"
+
+
+def ratio(a, b):
+    if not a or not b:
+        return "–"
+    return f"{a / b:.1f}×"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--jsonl", required=True)
+    ap.add_argument("--commands", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--png", required=True)
+    ap.add_argument("--mode", default="default")
+    ap.add_argument("--machine", default="")
+    ap.add_argument("--chat-main", type=int, default=0)
+    ap.add_argument("--server-cpu", default="0")
+    ap.add_argument("--gen-cpu", default="1")
+    a = ap.parse_args()
+    rows = load(a.jsonl)
+    srv = servers_in(rows)
+    info = {r["server"]: r for r in rows if r.get("type") == "server"}
+    skipped = [r["server"] for r in rows if r.get("type") == "skipped"]
+    meta = {}
+    for r in rows:
+        if r.get("type") == "meta" and r["server"] not in meta:
+            meta[r["server"]] = r
+
+    def rows_of(scenario, server, **kw):
+        out = []
+        for r in rows:
+            if r.get("type") or r.get("scenario") != scenario or r.get("server") != server:
+                continue
+            if all(r.get(k) == v for k, v in kw.items()):
+                out.append(r)
+        return out
+
+    flat = {s: [r for r in rows_of("chat", s, rate_per_sender="max")] for s in srv}
+    rate = {s: [r for r in rows_of("chat", s) if r["rate_per_sender"] != "max"] for s in srv}
+    idle = {s: rows_of("idle", s) for s in srv}
+    login = {s: rows_of("login", s) for s in srv}
+    xc = {r["server"]: r for r in rows if r.get("type") == "crosscheck"}
+
+    def headline_chat(s):
+        rs = [r for r in flat[s] if r["users"] != 2 and r["users"] > 4]
+        if not rs:
+            return None
+        want = a.chat_main or max(r["users"] for r in rs)
+        med = [r for r in rs if r["users"] == want and r["run"] == "median"]
+        if med:
+            return med[0]
+        one = [r for r in rs if r["users"] == want]
+        return one[-1] if one else rs[-1]
+
+    def headline_rate(s):
+        rs = [r for r in rate[s] if r["users"] > 4 + 0]
+        rs = [r for r in rs if r.get("rate_per_sender") and float(r["rate_per_sender"]) < 50]
+        return rs[-1] if rs else None
+
+    def headline_idle(s):
+        return idle[s][-1] if idle[s] else None
+
+    def headline_login(s):
+        med = [r for r in login[s] if r["run"] == "median"]
+        return med[-1] if med else (login[s][-1] if login[s] else None)
+
+    md = []
+    md.append("# vestnikd vs Prosody vs ejabberd — load test results\n")
+    md.append(f"Produced by `bench/compare{' --quick' if a.mode == 'quick' else ''}` "
+              f"with `vestnik-bench`; every number below comes from one run on one machine "
+              f"(servers measured one after another, with the same client settings).\n")
+    if skipped:
+        md.append(f"**Skipped:** {', '.join(skipped)} (not available when this ran).\n")
+
+    # ---- headline
+    hdr = ["", *srv]
+    lines = []
+    hc = {s: headline_chat(s) for s in srv}
+    hr = {s: headline_rate(s) for s in srv}
+    hi = {s: headline_idle(s) for s in srv}
+    hl = {s: headline_login(s) for s in srv}
+    any_c = next((hc[s] for s in srv if hc[s]), None)
+    if any_c:
+        lines.append([f"chat, flat out, {any_c['users']} users: delivered msgs/s "
+                      f"({'median of runs' if any_c['run'] == 'median' else 'one run'})",
+                      *[fmt(hc[s]["msgs_per_s"]) if hc[s] else "–" for s in srv]])
+        lines.append(["… server CPU µs per message",
+                      *[fmt(hc[s].get("server_us_per_msg"), 1) if hc[s] else "–" for s in srv]])
+    any_r = next((hr[s] for s in srv if hr[s]), None)
+    if any_r:
+        lines.append([f"chat, {any_r['users']} users × {any_r['rate_per_sender']} msg/s: latency p50 / p99 / p99.9 ms",
+                      *[f"{hr[s]['p50_ms']:.1f} / {hr[s]['p99_ms']:.1f} / {hr[s]['p999_ms']:.1f}"
+                        if hr[s] else "–" for s in srv]])
+    any_i = next((hi[s] for s in srv if hi[s]), None)
+    if any_i:
+        lines.append([f"idle, {any_i['sessions']} sessions: server RSS KiB per session",
+                      *[fmt(hi[s]["kib_per_session"], 1) if hi[s] else "–" for s in srv]])
+    any_l = next((hl[s] for s in srv if hl[s]), None)
+    if any_l:
+        lines.append([f"login, {any_l['accounts']} accounts, {any_l['concurrency']} at once: logins/s",
+                      *[fmt(hl[s]["logins_per_s"]) if hl[s] else "–" for s in srv]])
+    lines.append(["lost / duplicated messages (all chat runs)",
+                  *[f"{sum(r['lost'] for r in flat[s] + rate[s] if r['run'] != 'median')} / "
+                    f"{sum(r['dup'] for r in flat[s] + rate[s] if r['run'] != 'median')}" for s in srv]])
+    md.append("## Summary\n")
+    md.append(table(hdr, lines) + "\n")
+    if "vestnikd" in srv and len(srv) > 1:
+        rl = []
+        for o in srv:
+            if o == "vestnikd":
+                continue
+            c1, c2 = hc.get("vestnikd"), hc.get(o)
+            i1, i2 = hi.get("vestnikd"), hi.get(o)
+            l1, l2 = hl.get("vestnikd"), hl.get(o)
+            rl.append([o,
+                       ratio(c1 and c1["msgs_per_s"], c2 and c2["msgs_per_s"]),
+                       ratio(i2 and i2["kib_per_session"], i1 and i1["kib_per_session"]),
+                       ratio(l1 and l1["logins_per_s"], l2 and l2["logins_per_s"])])
+        md.append("Ratios, measured in this same run (higher = vestnikd better):\n")
+        md.append(table(["vestnikd vs", "msgs/s", "less memory per session", "logins/s"], rl) + "\n")
+
+    md.append(f"![messages/s and memory per session versus N]({os.path.basename(a.png)})\n")
+
+    # ---- details
+    md.append("## Chat, flat out\n")
+    md.append("Users in a ring (user k sends to user k+1's full JID), 20 stanzas per write, at most "
+              "200 sent but not yet received per sender, 64-byte bodies. The warm-up lasts until every "
+              "sender's first window has been delivered; then the window is measured. Latency is from "
+              "the send timestamp inside each message to its arrival; in flat-out runs it is mostly "
+              "queueing (200 × users messages in flight), so compare it in the fixed-rate table below.\n")
+    lines = []
+    for s in srv:
+        for r in flat[s]:
+            lines.append([s, r["users"], r["run"], fmt(r["warmup_s"], 1), fmt(r["msgs_per_s"]),
+                          fmt(r["p50_ms"], 1), fmt(r["p99_ms"], 1), fmt(r["max_ms"], 1),
+                          r["lost"], r["dup"], fmt(r.get("server_cpu_pct")),
+                          fmt(r.get("server_us_per_msg"), 1), fmt(r.get("gen_cpu_pct")),
+                          fmt(r.get("gen_us_per_msg"), 1)])
+    md.append(table(["server", "users", "run", "warm-up s", "msgs/s", "p50 ms", "p99 ms", "max ms",
+                     "lost", "dup", "server CPU %", "server µs/msg", "generator CPU %",
+                     "generator µs/msg"], lines) + "\n")
+
+    md.append("## Chat at a fixed rate\n")
+    lines = []
+    for s in srv:
+        for r in rate[s]:
+            lines.append([s, r["users"], r["rate_per_sender"], fmt(r["msgs_per_s"]),
+                          fmt(r["p50_ms"], 2), fmt(r["p90_ms"], 2), fmt(r["p99_ms"], 2),
+                          fmt(r["p999_ms"], 2), fmt(r["max_ms"], 2), r["lost"], r["dup"],
+                          fmt(r.get("server_cpu_pct")), fmt(r.get("gen_cpu_pct"))])
+    md.append(table(["server", "users", "msg/s each", "msgs/s", "p50 ms", "p90 ms", "p99 ms",
+                     "p99.9 ms", "max ms", "lost", "dup", "server CPU %", "generator CPU %"],
+                    lines) + "\n")
+
+    md.append("## Idle sessions: server memory\n")
+    md.append("Sessions signed in (STARTTLS, SCRAM-SHA-256, bind, initial presence) and held. "
+              "Per session = (server RSS − RSS before the first session) / sessions; marginal = "
+              "growth since the previous step.\n")
+    lines = []
+    for s in srv:
+        for r in idle[s]:
+            lines.append([s, r["sessions"], r["failed"], fmt(r["rss_kib"]), fmt(r["base_kib"]),
+                          fmt(r["kib_per_session"], 1), fmt(r["marginal_kib_per_session"], 1),
+                          fmt(r["ramp_logins_per_s"])])
+    md.append(table(["server", "sessions", "failed", "RSS KiB", "RSS before KiB", "KiB/session",
+                     "marginal KiB/session", "sign-ins/s while ramping"], lines) + "\n")
+
+    md.append("## Login\n")
+    md.append("Every account signs in (TCP, STARTTLS with a full TLS 1.3 handshake, SCRAM-SHA-256, "
+              "bind, presence) and out again; latency is connect() to the bind result. One unmeasured "
+              "round first (it also fills the client's SaltedPassword cache).\n")
+    lines = []
+    for s in srv:
+        for r in login[s]:
+            lines.append([s, r["run"], r["accounts"], r["concurrency"], r["ok"], r["failed"],
+                          fmt(r["logins_per_s"]), fmt(r["p50_ms"], 1), fmt(r["p99_ms"], 1),
+                          fmt(r.get("server_cpu_pct")), fmt(r.get("gen_cpu_pct"))])
+    md.append(table(["server", "round", "accounts", "at once", "ok", "failed", "logins/s",
+                     "p50 ms", "p99 ms", "server CPU %", "generator CPU %"], lines) + "\n")
+    gen_bound = [s for s in srv for r in login[s] if r.get("gen_cpu_pct") not in (None, "")
+                 and float(r["gen_cpu_pct"]) > 85]
+    if gen_bound:
+        md.append(f"Note: for {', '.join(sorted(set(gen_bound)))} the generator's CPU was above 85% "
+                  "during login rounds: its TLS handshakes (OpenSSL 3.0, about 1 ms of client CPU "
+                  "each) limit the rate, so that figure is a lower bound for the server.\n")
+
+    md.append("## Cross-check with an independent client\n")
+    md.append("`bench/crosscheck.py` (slixmpp) runs the same ring with its own code and counts "
+              "delivery itself; `vestnik-bench chat` runs a small ring right after it.\n")
+    lines = []
+    for s in srv:
+        x = xc.get(s)
+        vb = [r for r in rows_of("chat", s) if r["rate_per_sender"] != "max"
+              and float(r["rate_per_sender"]) >= 50]
+        v = vb[-1] if vb else None
+        lines.append([s,
+                      f"{x['sent']} / {x['delivered']} / {x['lost']} / {x['dup']}" if x else "–",
+                      f"{v['users']} users, {fmt(v['sent_per_s'])}/s sent, lost {v['lost']}, dup {v['dup']}"
+                      if v else "–"])
+    md.append(table(["server", "slixmpp sent / delivered / lost / dup",
+                     "vestnik-bench (small ring)"], lines) + "\n")
+
+    loads = [r for r in rows if r.get("type") == "load"]
+    busy = [r for r in loads if r.get("others") not in (None, "", "none")]
+    if busy:
+        md.append("**Warning: the machine was not idle** — other processes (not part of this "
+                  "benchmark) were using CPU when the servers were measured, so absolute numbers are "
+                  "low and noisy; ratios within the run are more telling. Re-run on an idle machine.\n")
+        md.append(table(["before", "load average", "other processes ≥ 5% CPU"],
+                        [[r["server"], r["loadavg"], r["others"]] for r in loads]) + "\n")
+    md.append("## Setup\n")
+    md.append(f"- Machine: {a.machine}")
+    md.append(f"- Server under test pinned to core {a.server_cpu} (`taskset -c {a.server_cpu}`; "
+              f"ejabberd also `+S 1:1`), load generator pinned to core {a.gen_cpu}; "
+              "servers run one at a time, alone on loopback.")
+    for s in srv:
+        i = info.get(s, {})
+        m = meta.get(s, {})
+        md.append(f"- **{s}**: {i.get('version', '?')}. {i.get('notes', '')}. "
+                  f"Client saw: {m.get('tls', '?')}, {m.get('sasl', '?')}.")
+    md.append("- Same for all: one self-signed ECDSA P-256 certificate, accounts user0… with one "
+              "password, SCRAM-SHA-256 with 4096 iterations and the salt `vestnik-bench-salt` "
+              "(vestnikd: random salt per account, see its line), log level warning, no rate limits "
+              "or traffic shapers, listen backlog ≥ 1024, no stream management, carbons or archive "
+              "on any server.")
+    md.append("- The client caches SaltedPassword per (password, salt, iterations), as real clients "
+              "do, so sign-ins measure the server, not the client's PBKDF2.\n")
+    md.append("Exact commands (`PORT`/`PID` are the server's; every command also had `--json FILE`):\n")
+    md.append("```")
+    with open(a.commands) as f:
+        md.append(f.read().rstrip())
+    md.append("```\n")
+    md.append("Raw results: `latest.jsonl` (one JSON object per line).\n")
+    with open(a.out, "w") as f:
+        f.write("\n".join(md) + "\n")
+    chart(a.png, srv, flat, idle)
+
+
+def chart(png, srv, flat, idle):
+    tmp = tempfile.mkdtemp(prefix="vb-chart-")
+    plots1, plots2 = [], []
+    for s in srv:
+        pts = {}
+        for r in flat[s]:
+            if r["users"] <= 4:
+                continue
+            if r["run"] == "median" or r["users"] not in pts:
+                pts[r["users"]] = r["msgs_per_s"]
+        if pts:
+            p = os.path.join(tmp, s + "-chat.dat")
+            with open(p, "w") as f:
+                for n in sorted(pts):
+                    f.write(f"{n} {pts[n]}\n")
+            plots1.append(f"'{p}' using 1:2 with linespoints lw 2 pt 7 title '{s}'")
+        if idle[s]:
+            p = os.path.join(tmp, s + "-idle.dat")
+            with open(p, "w") as f:
+                for r in idle[s]:
+                    f.write(f"{r['sessions']} {r['kib_per_session']}\n")
+            plots2.append(f"'{p}' using 1:2 with linespoints lw 2 pt 7 title '{s}'")
+    if not plots1 and not plots2:
+        return
+    gp = [f"set terminal pngcairo size 1200,480 font 'sans,11'", f"set output '{png}'",
+          "set multiplot layout 1,2", "set grid", "set key top left", "set logscale x",
+          "set yrange [0:*]",
+          "set title 'chat, flat out: delivered messages/s'", "set xlabel 'users (N)'",
+          "set ylabel 'messages/s'", "set format y '%.0s%c'"]
+    gp.append("plot " + ", ".join(plots1) if plots1 else "plot 0 notitle")
+    gp += ["set title 'idle: server RSS per session'", "set xlabel 'sessions (N)'",
+           "set ylabel 'KiB per session'", "set format y '%g'"]
+    gp.append("plot " + ", ".join(plots2) if plots2 else "plot 0 notitle")
+    gp.append("unset multiplot")
+    subprocess.run(["gnuplot"], input="\n".join(gp) + "\n", text=True, check=False)
+
+
+if __name__ == "__main__":
+    main()
