@@ -113,7 +113,7 @@ def main():
     md.append("# vestnikd vs Prosody vs ejabberd — load test results\n")
     md.append(f"Produced by `bench/compare{' --quick' if a.mode == 'quick' else ''}` "
               f"with `vestnik-bench`; every number below comes from one run on one machine "
-              f"(servers measured one after another, with the same client settings).\n")
+              f"(servers measured one after another, each scenario group on a freshly started server, with the same client settings).\n")
     if skipped:
         md.append(f"**Skipped:** {', '.join(skipped)} (not available when this ran).\n")
 
@@ -306,7 +306,7 @@ def chart(png, srv, flat, idle):
     if not plots1 and not plots2:
         return
     gp = [f"set terminal pngcairo size 1200,480 font 'sans,11'", f"set output '{png}'",
-          "set multiplot layout 1,2", "set grid", "set key top left", "set logscale x",
+          "set multiplot layout 1,2", "set grid", "set key below horizontal", "set logscale x",
           "set yrange [0:*]",
           "set title 'chat, flat out: delivered messages/s'", "set xlabel 'users (N)'",
           "set ylabel 'messages/s'", "set format y '%.0s%c'"]

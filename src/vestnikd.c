@@ -36,6 +36,18 @@ static uint64_t shutdown_started;
 
 static vn_timer_t trim_timer;
 
+/* Group commit on the storage thread: everything queued while one commit
+ * runs shares the next one (one fsync for a burst of messages). */
+static int store_group_begin(void *ud)
+{
+    return vn_store_group_begin(ud);
+}
+
+static int store_group_commit(void *ud)
+{
+    return vn_store_group_commit(ud);
+}
+
 /* Idle sessions give back their parser state, and the heap its free pages,
  * every few seconds: idle connections are the common case. */
 static void trim_tick(vn_timer_t *t)
@@ -222,6 +234,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &mask, NULL);
     srv->loop = vn_loop_new();
     srv->store_pool = vn_pool_new(srv->loop, 1, "vn-store");
+    vn_pool_set_batch(srv->store_pool, store_group_begin, store_group_commit, srv->store, 256);
     srv->hash_pool = vn_pool_new(srv->loop, srv->cfg.hash_threads, "vn-hash");
     srv->throttle = vn_throttle_new();
     vn_router_init(srv);

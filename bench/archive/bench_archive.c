@@ -134,10 +134,10 @@ typedef struct {
 } result_t;
 
 enum { Q_LAST, Q_AFTER, Q_WITH, Q_WINDOW, Q_SCROLL, Q_COUNT_SQL, NQ };
-static const char *const k_qname[NQ] = {"last_page", "after_id", "with_last_page",
+static const char *const k_qname[NQ] = {"last_page", "after_id",       "with_last_page",
                                         "window",    "with_before_id", "count_sql"};
-static const char *const k_qhead[NQ] = {"last page", "after id", "with: last", "start/end",
-                                        "with: before", "count(*)*"};
+static const char *const k_qhead[NQ] = {"last page", "after id",     "with: last",
+                                        "start/end", "with: before", "count(*)*"};
 
 /* Runs query kind k once on an archive of n messages; returns µs. */
 static double run_query(vn_store_t *st, sqlite3 *raw, int k, int64_t n, result_t *r)
@@ -229,20 +229,28 @@ int main(int argc, char **argv)
     int64_t max = 1000000;
     int reps = 201, keep = 0;
     const char *parent = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    static const struct option opts[] = {{"max", required_argument, NULL, 'm'},
-                                         {"reps", required_argument, NULL, 'r'},
-                                         {"dir", required_argument, NULL, 'd'},
-                                         {"keep", no_argument, NULL, 'k'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"max", required_argument, NULL, 'm'}, {"reps", required_argument, NULL, 'r'},
+        {"dir", required_argument, NULL, 'd'}, {"keep", no_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},      {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "m:r:d:kh", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': max = strtoll(optarg, NULL, 10); break;
-        case 'r': reps = atoi(optarg); break;
-        case 'd': parent = optarg; break;
-        case 'k': keep = 1; break;
-        default: usage(argv[0]); return c == 'h' ? 0 : 2;
+        case 'm':
+            max = strtoll(optarg, NULL, 10);
+            break;
+        case 'r':
+            reps = atoi(optarg);
+            break;
+        case 'd':
+            parent = optarg;
+            break;
+        case 'k':
+            keep = 1;
+            break;
+        default:
+            usage(argv[0]);
+            return c == 'h' ? 0 : 2;
         }
     }
     if (max < 1000 || reps < 1) {

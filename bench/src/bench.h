@@ -120,9 +120,9 @@ struct worker {
     int epfd, ctl;
     uint32_t first;  /* global index of this worker's first account */
     uint32_t stride; /* global index = first + local index * stride */
-    uint32_t count; /* accounts handled by this worker */
-    uint32_t total; /* accounts over all workers */
-    int nw;         /* number of workers */
+    uint32_t count;  /* accounts handled by this worker */
+    uint32_t total;  /* accounts over all workers */
+    int nw;          /* number of workers */
     struct xsess *sess;
     struct xmpp_env env;
     struct shm *shm;

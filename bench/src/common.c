@@ -11,12 +11,10 @@ uint64_t hold_failed;
 
 void hold_cmd(struct worker *w, uint32_t target)
 {
-    if (target > w->count)
-        target = w->count;
+    if (target > w->count) target = w->count;
     holding = 1;
     uint32_t from = w->end;
-    if (target < from)
-        target = from;
+    if (target < from) target = from;
     hold_target = target;
     uint32_t conc = w->o->concurrency / (unsigned)w->nw;
     worker_connect(w, from, target, conc ? conc : 1);
@@ -25,8 +23,7 @@ void hold_cmd(struct worker *w, uint32_t target)
 
 void hold_check(struct worker *w)
 {
-    if (!holding || w->next < hold_target || w->inflight)
-        return;
+    if (!holding || w->next < hold_target || w->inflight) return;
     holding = 0;
     worker_send(w, EV_READY, w->online, (int64_t)hold_failed);
 }
@@ -36,15 +33,15 @@ long bench_hold(struct bench *b, uint32_t total)
     for (int i = 0; i < b->nw; i++) {
         uint32_t t;
         if (b->sc->interleave) /* accounts i, i + nw, ... below total */
-            t = total > (uint32_t)i ? (total - (uint32_t)i + (uint32_t)b->nw - 1) / (uint32_t)b->nw : 0;
+            t = total > (uint32_t)i ? (total - (uint32_t)i + (uint32_t)b->nw - 1) / (uint32_t)b->nw
+                                    : 0;
         else /* the same share as in the final partition */
             t = (uint32_t)((uint64_t)total * b->wcount[i] / b->total);
         bench_send(b, i, CMD_CONNECT, t, 0, 0);
     }
     struct ctl rep[MAX_WORKERS];
     double timeout = 60 + total / 50.0;
-    if (bench_wait_all(b, EV_READY, timeout, rep) < 0)
-        return -1;
+    if (bench_wait_all(b, EV_READY, timeout, rep) < 0) return -1;
     long failed = 0;
     for (int i = 0; i < b->nw; i++)
         failed += (long)rep[i].b;
@@ -59,8 +56,7 @@ void row_head(struct bench *b, struct row *r)
 
 void bench_emit(struct bench *b, const char *title, struct row *rows, int n)
 {
-    if (!b->o->json_only)
-        report_table(stdout, title, rows, n);
+    if (!b->o->json_only) report_table(stdout, title, rows, n);
     if (b->json)
         for (int i = 0; i < n; i++)
             report_json(b->json, &rows[i]);
@@ -91,11 +87,9 @@ void bench_meta(struct bench *b, const struct wres *sum)
                sum->mech_used ? sasl_mech_name(sum->mech_used) : "?", b->nw, o->src_addrs,
                (unsigned long long)sum->pbkdf2_runs, (unsigned long long)sum->cache_hits);
         if (sum->nerrors)
-            printf("errors: %llu, first: %s\n", (unsigned long long)sum->nerrors,
-                   sum->first_error);
+            printf("errors: %llu, first: %s\n", (unsigned long long)sum->nerrors, sum->first_error);
     }
-    if (b->json)
-        report_json(b->json, &r);
+    if (b->json) report_json(b->json, &r);
 }
 
 void sleep_until(int64_t t)

@@ -16,8 +16,7 @@
 SSL_CTX *conn_client_ctx(void)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    if (!ctx)
-        die("SSL_CTX_new failed");
+    if (!ctx) die("SSL_CTX_new failed");
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
@@ -27,13 +26,12 @@ SSL_CTX *conn_client_ctx(void)
     return ctx;
 }
 
-int conn_connect(struct conn *c, int epfd, const struct sockaddr_in *dst,
-                 const struct in_addr *src, void *ptr)
+int conn_connect(struct conn *c, int epfd, const struct sockaddr_in *dst, const struct in_addr *src,
+                 void *ptr)
 {
     memset(c, 0, sizeof *c);
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (c->fd < 0)
-        return -errno;
+    if (c->fd < 0) return -errno;
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (src && src->s_addr) {
@@ -67,12 +65,10 @@ int conn_connect(struct conn *c, int epfd, const struct sockaddr_in *dst,
 int conn_start_tls(struct conn *c, SSL_CTX *ctx, const char *sni)
 {
     c->ssl = SSL_new(ctx);
-    if (!c->ssl)
-        return -1;
+    if (!c->ssl) return -1;
     SSL_set_fd(c->ssl, c->fd);
     SSL_set_connect_state(c->ssl);
-    if (sni)
-        SSL_set_tlsext_host_name(c->ssl, sni);
+    if (sni) SSL_set_tlsext_host_name(c->ssl, sni);
     c->state = CONN_HANDSHAKE;
     return 0;
 }
@@ -86,8 +82,7 @@ static int handshake(struct conn *c)
         return CONN_EV_TLS_DONE;
     }
     int e = SSL_get_error(c->ssl, r);
-    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-        return CONN_EV_NONE;
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return CONN_EV_NONE;
     c->failed = 1;
     return CONN_EV_ERROR;
 }
@@ -106,26 +101,22 @@ int conn_step(struct conn *c)
          * getpeername. */
         struct sockaddr_in peer;
         l = sizeof peer;
-        if (getpeername(c->fd, (struct sockaddr *)&peer, &l) < 0)
-            return CONN_EV_NONE;
+        if (getpeername(c->fd, (struct sockaddr *)&peer, &l) < 0) return CONN_EV_NONE;
         c->state = CONN_OPEN;
         return CONN_EV_CONNECTED;
     }
-    if (c->state == CONN_HANDSHAKE)
-        return handshake(c);
+    if (c->state == CONN_HANDSHAKE) return handshake(c);
     return CONN_EV_NONE;
 }
 
 int conn_flush(struct conn *c)
 {
-    if (c->state != CONN_OPEN)
-        return c->failed ? -1 : 0;
+    if (c->state != CONN_OPEN) return c->failed ? -1 : 0;
     while (sbuf_pending(&c->out)) {
         size_t n = sbuf_pending(&c->out);
         const char *p = c->out.p + c->out.off;
         if (c->ssl) {
-            if (n > 65536)
-                n = 65536;
+            if (n > 65536) n = 65536;
             ERR_clear_error();
             int r = SSL_write(c->ssl, p, (int)n);
             if (r > 0) {
@@ -133,8 +124,7 @@ int conn_flush(struct conn *c)
                 continue;
             }
             int e = SSL_get_error(c->ssl, r);
-            if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
-                return 0;
+            if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) return 0;
             c->failed = 1;
             return -1;
         }
@@ -143,8 +133,7 @@ int conn_flush(struct conn *c)
             sbuf_consume(&c->out, (size_t)r);
             continue;
         }
-        if (r < 0 && (errno == EAGAIN || errno == EINTR))
-            return 0;
+        if (r < 0 && (errno == EAGAIN || errno == EINTR)) return 0;
         c->failed = 1;
         return -1;
     }
@@ -153,16 +142,13 @@ int conn_flush(struct conn *c)
 
 long conn_read(struct conn *c, char *buf, size_t cap)
 {
-    if (c->state != CONN_OPEN)
-        return 0;
+    if (c->state != CONN_OPEN) return 0;
     if (c->ssl) {
         ERR_clear_error();
         int r = SSL_read(c->ssl, buf, (int)cap);
-        if (r > 0)
-            return r;
+        if (r > 0) return r;
         int e = SSL_get_error(c->ssl, r);
-        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-            return 0;
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return 0;
         if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0))
             c->eof = 1;
         else
@@ -171,16 +157,13 @@ long conn_read(struct conn *c, char *buf, size_t cap)
     }
     for (;;) {
         ssize_t r = recv(c->fd, buf, cap, 0);
-        if (r > 0)
-            return r;
+        if (r > 0) return r;
         if (r == 0) {
             c->eof = 1;
             return -1;
         }
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN)
-            return 0;
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) return 0;
         c->failed = 1;
         return -1;
     }

@@ -27,15 +27,15 @@ struct conn {
 /* Result of conn_step(): what the connection became ready for. */
 enum {
     CONN_EV_NONE = 0,
-    CONN_EV_CONNECTED = 1,  /* TCP connect finished (plain) */
-    CONN_EV_TLS_DONE = 2,   /* TLS handshake finished */
+    CONN_EV_CONNECTED = 1, /* TCP connect finished (plain) */
+    CONN_EV_TLS_DONE = 2,  /* TLS handshake finished */
     CONN_EV_ERROR = 4,
 };
 
 /* Start a non-blocking connect from src (port chosen at connect time) to dst
  * and register it in epfd with data pointer ptr. Returns 0 or -errno. */
-int conn_connect(struct conn *c, int epfd, const struct sockaddr_in *dst,
-                 const struct in_addr *src, void *ptr);
+int conn_connect(struct conn *c, int epfd, const struct sockaddr_in *dst, const struct in_addr *src,
+                 void *ptr);
 /* Begin a client TLS handshake on an established connection. */
 int conn_start_tls(struct conn *c, SSL_CTX *ctx, const char *sni);
 /* Advance connect/handshake after an epoll event. */

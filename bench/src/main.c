@@ -47,7 +47,8 @@ static void usage(FILE *f)
         "                         also until every sender's first window was delivered\n"
         "      --warmup-max S     longest warm-up (120)\n"
         "      --batch N          stanzas per write (20)\n"
-        "      --window N         most unacknowledged (not yet received) messages per sender (200)\n"
+        "      --window N         most unacknowledged (not yet received) messages per sender "
+        "(200)\n"
         "      --size N           body bytes per message (64)\n"
         "      --drain S          after the window, wait for messages in flight until none\n"
         "                         arrived for S seconds (10); the rest count as lost\n"
@@ -61,10 +62,8 @@ static int parse_steps(struct opts *o, const char *s)
     while (*s) {
         char *end;
         unsigned long v = strtoul(s, &end, 10);
-        if (end == s || v == 0 || o->nsteps == MAX_STEPS)
-            return -1;
-        if (o->nsteps && v <= o->steps[o->nsteps - 1])
-            return -1;
+        if (end == s || v == 0 || o->nsteps == MAX_STEPS) return -1;
+        if (o->nsteps && v <= o->steps[o->nsteps - 1]) return -1;
         o->steps[o->nsteps++] = (unsigned)v;
         s = end;
         if (*s == ',')
@@ -79,15 +78,33 @@ static double num_arg(const char *name, const char *v, double lo, double hi)
 {
     char *end;
     double d = strtod(v, &end);
-    if (end == v || *end || d < lo || d > hi)
-        die("bad value for --%s: %s", name, v);
+    if (end == v || *end || d < lo || d > hi) die("bad value for --%s: %s", name, v);
     return d;
 }
 
 enum {
-    O_TLS = 256, O_MECH, O_FIRST, O_RESOURCE, O_SRC, O_TIMEOUT, O_PID, O_JSON, O_JSON_ONLY,
-    O_ROUNDS, O_WROUNDS, O_STEPS, O_SETTLE, O_RATE, O_DURATION, O_WARMUP, O_BATCH, O_WINDOW,
-    O_SIZE, O_DRAIN, O_REPEAT, O_WARMUP_MAX,
+    O_TLS = 256,
+    O_MECH,
+    O_FIRST,
+    O_RESOURCE,
+    O_SRC,
+    O_TIMEOUT,
+    O_PID,
+    O_JSON,
+    O_JSON_ONLY,
+    O_ROUNDS,
+    O_WROUNDS,
+    O_STEPS,
+    O_SETTLE,
+    O_RATE,
+    O_DURATION,
+    O_WARMUP,
+    O_BATCH,
+    O_WINDOW,
+    O_SIZE,
+    O_DRAIN,
+    O_REPEAT,
+    O_WARMUP_MAX,
 };
 
 int main(int argc, char **argv)
@@ -97,12 +114,30 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     struct opts o = {
-        .scenario = argv[1], .host = "127.0.0.1", .port = 0, .domain = "localhost",
-        .tls = TLSM_STARTTLS, .mech = 0, .user_fmt = "user%u", .password = "benchpass",
-        .resource = "bench", .label = "server", .signin_timeout_s = 30, .n = 100,
-        .concurrency = 100, .rounds = 3, .warmup_rounds = 1, .settle_s = 3,
-        .duration_s = 10, .warmup_s = 3, .warmup_max_s = 120, .drain_s = 10, .batch = 20, .window = 200,
-        .body_size = 64, .repeat = 1,
+        .scenario = argv[1],
+        .host = "127.0.0.1",
+        .port = 0,
+        .domain = "localhost",
+        .tls = TLSM_STARTTLS,
+        .mech = 0,
+        .user_fmt = "user%u",
+        .password = "benchpass",
+        .resource = "bench",
+        .label = "server",
+        .signin_timeout_s = 30,
+        .n = 100,
+        .concurrency = 100,
+        .rounds = 3,
+        .warmup_rounds = 1,
+        .settle_s = 3,
+        .duration_s = 10,
+        .warmup_s = 3,
+        .warmup_max_s = 120,
+        .drain_s = 10,
+        .batch = 20,
+        .window = 200,
+        .body_size = 64,
+        .repeat = 1,
     };
     parse_steps(&o, "1000,2000,4000");
     const struct scenario *sc = NULL;
@@ -117,25 +152,52 @@ int main(int argc, char **argv)
         return 2;
     }
     static const struct option lo[] = {
-        {"host", 1, 0, 'H'}, {"port", 1, 0, 'p'}, {"domain", 1, 0, 'd'},
-        {"tls", 1, 0, O_TLS}, {"mech", 1, 0, O_MECH}, {"user", 1, 0, 'u'},
-        {"first", 1, 0, O_FIRST}, {"password", 1, 0, 'P'}, {"resource", 1, 0, O_RESOURCE},
-        {"workers", 1, 0, 'w'}, {"src-addrs", 1, 0, O_SRC}, {"timeout", 1, 0, O_TIMEOUT},
-        {"concurrency", 1, 0, 'c'}, {"label", 1, 0, 'l'}, {"server-pid", 1, 0, O_PID},
-        {"json", 1, 0, O_JSON}, {"json-only", 0, 0, O_JSON_ONLY}, {"rounds", 1, 0, O_ROUNDS},
-        {"warmup-rounds", 1, 0, O_WROUNDS}, {"steps", 1, 0, O_STEPS}, {"settle", 1, 0, O_SETTLE},
-        {"rate", 1, 0, O_RATE}, {"duration", 1, 0, O_DURATION}, {"warmup", 1, 0, O_WARMUP}, {"warmup-max", 1, 0, O_WARMUP_MAX},
-        {"batch", 1, 0, O_BATCH}, {"window", 1, 0, O_WINDOW}, {"size", 1, 0, O_SIZE},
-        {"drain", 1, 0, O_DRAIN}, {"repeat", 1, 0, O_REPEAT}, {"help", 0, 0, 'h'},
+        {"host", 1, 0, 'H'},
+        {"port", 1, 0, 'p'},
+        {"domain", 1, 0, 'd'},
+        {"tls", 1, 0, O_TLS},
+        {"mech", 1, 0, O_MECH},
+        {"user", 1, 0, 'u'},
+        {"first", 1, 0, O_FIRST},
+        {"password", 1, 0, 'P'},
+        {"resource", 1, 0, O_RESOURCE},
+        {"workers", 1, 0, 'w'},
+        {"src-addrs", 1, 0, O_SRC},
+        {"timeout", 1, 0, O_TIMEOUT},
+        {"concurrency", 1, 0, 'c'},
+        {"label", 1, 0, 'l'},
+        {"server-pid", 1, 0, O_PID},
+        {"json", 1, 0, O_JSON},
+        {"json-only", 0, 0, O_JSON_ONLY},
+        {"rounds", 1, 0, O_ROUNDS},
+        {"warmup-rounds", 1, 0, O_WROUNDS},
+        {"steps", 1, 0, O_STEPS},
+        {"settle", 1, 0, O_SETTLE},
+        {"rate", 1, 0, O_RATE},
+        {"duration", 1, 0, O_DURATION},
+        {"warmup", 1, 0, O_WARMUP},
+        {"warmup-max", 1, 0, O_WARMUP_MAX},
+        {"batch", 1, 0, O_BATCH},
+        {"window", 1, 0, O_WINDOW},
+        {"size", 1, 0, O_SIZE},
+        {"drain", 1, 0, O_DRAIN},
+        {"repeat", 1, 0, O_REPEAT},
+        {"help", 0, 0, 'h'},
         {0, 0, 0, 0},
     };
     optind = 2;
     int c;
     while ((c = getopt_long(argc, argv, "H:p:d:u:P:w:c:l:n:h", lo, NULL)) != -1) {
         switch (c) {
-        case 'H': o.host = optarg; break;
-        case 'p': o.port = (int)num_arg("port", optarg, 1, 65535); break;
-        case 'd': o.domain = optarg; break;
+        case 'H':
+            o.host = optarg;
+            break;
+        case 'p':
+            o.port = (int)num_arg("port", optarg, 1, 65535);
+            break;
+        case 'd':
+            o.domain = optarg;
+            break;
         case O_TLS:
             if (!strcmp(optarg, "starttls"))
                 o.tls = TLSM_STARTTLS;
@@ -151,53 +213,98 @@ int main(int argc, char **argv)
                 die("--mech: auto, SCRAM-SHA-1, SCRAM-SHA-256 or PLAIN");
             break;
         case 'u':
-            if (!strstr(optarg, "%u"))
-                die("--user needs a %%u for the account number");
+            if (!strstr(optarg, "%u")) die("--user needs a %%u for the account number");
             o.user_fmt = optarg;
             break;
-        case O_FIRST: o.first = (unsigned)num_arg("first", optarg, 0, 1e9); break;
-        case 'P': o.password = optarg; break;
-        case O_RESOURCE: o.resource = optarg; break;
-        case 'w': o.workers = (int)num_arg("workers", optarg, 1, MAX_WORKERS); break;
-        case O_SRC: o.src_addrs = (int)num_arg("src-addrs", optarg, 1, 254); break;
-        case O_TIMEOUT: o.signin_timeout_s = num_arg("timeout", optarg, 0.1, 3600); break;
-        case 'c': o.concurrency = (unsigned)num_arg("concurrency", optarg, 1, 1e6); break;
-        case 'l': o.label = optarg; break;
+        case O_FIRST:
+            o.first = (unsigned)num_arg("first", optarg, 0, 1e9);
+            break;
+        case 'P':
+            o.password = optarg;
+            break;
+        case O_RESOURCE:
+            o.resource = optarg;
+            break;
+        case 'w':
+            o.workers = (int)num_arg("workers", optarg, 1, MAX_WORKERS);
+            break;
+        case O_SRC:
+            o.src_addrs = (int)num_arg("src-addrs", optarg, 1, 254);
+            break;
+        case O_TIMEOUT:
+            o.signin_timeout_s = num_arg("timeout", optarg, 0.1, 3600);
+            break;
+        case 'c':
+            o.concurrency = (unsigned)num_arg("concurrency", optarg, 1, 1e6);
+            break;
+        case 'l':
+            o.label = optarg;
+            break;
         case O_PID:
             if (pidset_parse(&o.server, optarg) < 0)
                 die("--server-pid: up to %d pids, comma separated", MAX_PIDS);
             break;
-        case O_JSON: o.json_path = optarg; break;
-        case O_JSON_ONLY: o.json_only = 1; break;
-        case 'n': o.n = (unsigned)num_arg("n", optarg, 1, 1e7); break;
-        case O_ROUNDS: o.rounds = (int)num_arg("rounds", optarg, 1, 1000); break;
-        case O_WROUNDS: o.warmup_rounds = (int)num_arg("warmup-rounds", optarg, 0, 1000); break;
+        case O_JSON:
+            o.json_path = optarg;
+            break;
+        case O_JSON_ONLY:
+            o.json_only = 1;
+            break;
+        case 'n':
+            o.n = (unsigned)num_arg("n", optarg, 1, 1e7);
+            break;
+        case O_ROUNDS:
+            o.rounds = (int)num_arg("rounds", optarg, 1, 1000);
+            break;
+        case O_WROUNDS:
+            o.warmup_rounds = (int)num_arg("warmup-rounds", optarg, 0, 1000);
+            break;
         case O_STEPS:
             if (parse_steps(&o, optarg) < 0)
                 die("--steps: increasing counts, comma separated (at most %d)", MAX_STEPS);
             break;
-        case O_SETTLE: o.settle_s = num_arg("settle", optarg, 0, 3600); break;
-        case O_RATE: o.rate = num_arg("rate", optarg, 0, 1e7); break;
-        case O_DURATION: o.duration_s = num_arg("duration", optarg, 0.1, 86400); break;
-        case O_WARMUP: o.warmup_s = num_arg("warmup", optarg, 0, 86400); break;
-        case O_WARMUP_MAX: o.warmup_max_s = num_arg("warmup-max", optarg, 0, 86400); break;
-        case O_BATCH: o.batch = (unsigned)num_arg("batch", optarg, 1, 10000); break;
-        case O_WINDOW: o.window = (unsigned)num_arg("window", optarg, 1, 1e6); break;
-        case O_SIZE: o.body_size = (unsigned)num_arg("size", optarg, 48, 100000); break;
-        case O_DRAIN: o.drain_s = num_arg("drain", optarg, 0, 3600); break;
-        case O_REPEAT: o.repeat = (int)num_arg("repeat", optarg, 1, 100); break;
-        case 'h': usage(stdout); return 0;
-        default: fputs("see: vestnik-bench --help\n", stderr); return 2;
+        case O_SETTLE:
+            o.settle_s = num_arg("settle", optarg, 0, 3600);
+            break;
+        case O_RATE:
+            o.rate = num_arg("rate", optarg, 0, 1e7);
+            break;
+        case O_DURATION:
+            o.duration_s = num_arg("duration", optarg, 0.1, 86400);
+            break;
+        case O_WARMUP:
+            o.warmup_s = num_arg("warmup", optarg, 0, 86400);
+            break;
+        case O_WARMUP_MAX:
+            o.warmup_max_s = num_arg("warmup-max", optarg, 0, 86400);
+            break;
+        case O_BATCH:
+            o.batch = (unsigned)num_arg("batch", optarg, 1, 10000);
+            break;
+        case O_WINDOW:
+            o.window = (unsigned)num_arg("window", optarg, 1, 1e6);
+            break;
+        case O_SIZE:
+            o.body_size = (unsigned)num_arg("size", optarg, 48, 100000);
+            break;
+        case O_DRAIN:
+            o.drain_s = num_arg("drain", optarg, 0, 3600);
+            break;
+        case O_REPEAT:
+            o.repeat = (int)num_arg("repeat", optarg, 1, 100);
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            fputs("see: vestnik-bench --help\n", stderr);
+            return 2;
         }
     }
-    if (optind < argc)
-        die("unexpected argument: %s", argv[optind]);
-    if (!o.port)
-        o.port = o.tls == TLSM_DIRECT ? 5223 : 5222;
-    if (o.warmup_max_s < o.warmup_s)
-        o.warmup_max_s = o.warmup_s;
-    if (o.batch > o.window)
-        die("--batch must not exceed --window");
+    if (optind < argc) die("unexpected argument: %s", argv[optind]);
+    if (!o.port) o.port = o.tls == TLSM_DIRECT ? 5223 : 5222;
+    if (o.warmup_max_s < o.warmup_s) o.warmup_max_s = o.warmup_s;
+    if (o.batch > o.window) die("--batch must not exceed --window");
 
     if (!o.src_addrs) {
         /* ~28000 ephemeral ports per source address and server port */
@@ -210,11 +317,9 @@ int main(int argc, char **argv)
     struct bench b = {.o = &o, .sc = sc};
     if (o.json_path) {
         b.json = strcmp(o.json_path, "-") ? fopen(o.json_path, "a") : stdout;
-        if (!b.json)
-            die("cannot open %s", o.json_path);
+        if (!b.json) die("cannot open %s", o.json_path);
     }
     int rc = sc->run(&b);
-    if (b.json && b.json != stdout)
-        fclose(b.json);
+    if (b.json && b.json != stdout) fclose(b.json);
     return rc;
 }

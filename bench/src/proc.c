@@ -12,8 +12,7 @@ int pidset_parse(struct pidset *ps, const char *s)
     while (*s) {
         char *end;
         long v = strtol(s, &end, 10);
-        if (end == s || v <= 0 || ps->n == MAX_PIDS)
-            return -1;
+        if (end == s || v <= 0 || ps->n == MAX_PIDS) return -1;
         ps->pid[ps->n++] = (pid_t)v;
         s = end;
         if (*s == ',')
@@ -31,8 +30,7 @@ long proc_rss_kib(const struct pidset *ps)
         char path[64], line[256];
         snprintf(path, sizeof path, "/proc/%d/status", (int)ps->pid[i]);
         FILE *f = fopen(path, "r");
-        if (!f)
-            return -1;
+        if (!f) return -1;
         long v = -1;
         while (fgets(line, sizeof line, f))
             if (!strncmp(line, "VmRSS:", 6)) {
@@ -40,8 +38,7 @@ long proc_rss_kib(const struct pidset *ps)
                 break;
             }
         fclose(f);
-        if (v < 0)
-            return -1;
+        if (v < 0) return -1;
         total += v;
     }
     return total;
@@ -55,15 +52,13 @@ double proc_cpu_s(const struct pidset *ps)
         char path[64], buf[1024];
         snprintf(path, sizeof path, "/proc/%d/stat", (int)ps->pid[i]);
         FILE *f = fopen(path, "r");
-        if (!f)
-            return -1;
+        if (!f) return -1;
         size_t n = fread(buf, 1, sizeof buf - 1, f);
         fclose(f);
         buf[n] = 0;
         /* skip "pid (comm) " - comm may contain spaces */
         char *p = strrchr(buf, ')');
-        if (!p)
-            return -1;
+        if (!p) return -1;
         p += 2;
         /* fields from 3 (state): utime is field 14, stime 15 */
         unsigned long ut = 0, st = 0;

@@ -4,8 +4,7 @@
 
 static void add(struct row *r, const char *key, const char *v, int num)
 {
-    if (r->n == ROW_FIELDS)
-        return;
+    if (r->n == ROW_FIELDS) return;
     r->f[r->n].key = key;
     snprintf(r->f[r->n].val, sizeof r->f[r->n].val, "%s", v);
     r->f[r->n].num = num;
@@ -33,18 +32,15 @@ void row_int(struct row *r, const char *key, long long v)
 
 void report_table(FILE *f, const char *title, const struct row *rows, int nrows)
 {
-    if (nrows <= 0)
-        return;
+    if (nrows <= 0) return;
     const struct row *h = &rows[0];
     size_t w[ROW_FIELDS];
     for (int c = 0; c < h->n; c++) {
         w[c] = strlen(h->f[c].key);
         for (int i = 0; i < nrows; i++)
-            if (c < rows[i].n && strlen(rows[i].f[c].val) > w[c])
-                w[c] = strlen(rows[i].f[c].val);
+            if (c < rows[i].n && strlen(rows[i].f[c].val) > w[c]) w[c] = strlen(rows[i].f[c].val);
     }
-    if (title)
-        fprintf(f, "\n%s\n", title);
+    if (title) fprintf(f, "\n%s\n", title);
     for (int c = 0; c < h->n; c++)
         fprintf(f, "%s%*s", c ? "  " : "", (int)w[c], h->f[c].key);
     fputc('\n', f);
@@ -81,8 +77,7 @@ void report_json(FILE *f, const struct row *r)
 {
     fputc('{', f);
     for (int i = 0; i < r->n; i++) {
-        if (i)
-            fputc(',', f);
+        if (i) fputc(',', f);
         json_str(f, r->f[i].key);
         fputc(':', f);
         if (r->f[i].num)

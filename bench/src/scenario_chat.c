@@ -16,10 +16,10 @@
 
 static int64_t t0, tms, tme;
 static int running, started;
-static uint64_t *next_seq;            /* per local receiver */
+static uint64_t *next_seq;               /* per local receiver */
 static uint64_t (*seen)[SEEN_BITS / 64]; /* received above next_seq */
-static uint64_t *run_base;            /* ring sent count at run start, per local sender */
-static char **prefix;                 /* "<message to='partner' ...><body>" per local sender */
+static uint64_t *run_base;               /* ring sent count at run start, per local sender */
+static char **prefix;                    /* "<message to='partner' ...><body>" per local sender */
 static char *pad;
 static size_t padlen;
 static int remote_blocked;
@@ -57,8 +57,8 @@ static const char *msg_prefix(struct worker *w, uint32_t i)
     if (!prefix[i]) {
         char local[48], buf[256];
         snprintf(local, sizeof local, w->o->user_fmt, w->o->first + partner(w, w->first + i));
-        snprintf(buf, sizeof buf, "<message to='%s@%s/%s' type='chat'><body>", local,
-                 w->o->domain, w->o->resource);
+        snprintf(buf, sizeof buf, "<message to='%s@%s/%s' type='chat'><body>", local, w->o->domain,
+                 w->o->resource);
         prefix[i] = xstrdup(buf);
     }
     return prefix[i];
@@ -67,11 +67,9 @@ static const char *msg_prefix(struct worker *w, uint32_t i)
 /* Send as many batches as the window (and, with --rate, the schedule) allow. */
 static void try_send(struct worker *w, uint32_t i, int64_t now)
 {
-    if (!running || !started || now >= tme)
-        return;
+    if (!running || !started || now >= tme) return;
     struct xsess *s = &w->sess[i];
-    if (s->state != XS_ONLINE)
-        return;
+    if (s->state != XS_ONLINE) return;
     const struct opts *o = w->o;
     uint32_t g = w->first + i, p = partner(w, g);
     struct ring_slot *ring = w->shm->ring;
@@ -84,18 +82,14 @@ static void try_send(struct worker *w, uint32_t i, int64_t now)
         if (o->rate > 0) {
             uint64_t target = (uint64_t)((double)(now - t0) * o->rate / 1e9) + 1;
             uint64_t done = sent - run_base[i];
-            if (target <= done)
-                return;
-            if (target - done < nb)
-                nb = target - done;
-            if (room < nb)
-                nb = room;
+            if (target <= done) return;
+            if (target - done < nb) nb = target - done;
+            if (room < nb) nb = room;
         } else if (room < nb) {
             nb = 0;
         }
         if (nb == 0) {
-            if (!is_local(w, p))
-                remote_blocked = 1;
+            if (!is_local(w, p)) remote_blocked = 1;
             return;
         }
         struct sbuf *out = xmpp_out(s);
@@ -108,11 +102,9 @@ static void try_send(struct worker *w, uint32_t i, int64_t now)
         sent += nb;
         atomic_store_explicit(&ring[g].sent, sent, memory_order_release);
         w->res->sent += nb;
-        if (now >= tms)
-            w->res->sent_window += nb;
+        if (now >= tms) w->res->sent_window += nb;
         xmpp_flush(s); /* one write per batch */
-        if (s->pending)
-            return;
+        if (s->pending) return;
     }
 }
 
@@ -170,8 +162,7 @@ static void w_message(struct worker *w, struct xsess *s, const char *body, size_
     } else {
         res->dups++;
     }
-    if (!uniq)
-        return;
+    if (!uniq) return;
     struct ring_slot *ring = w->shm->ring;
     atomic_store_explicit(&ring[g].recvd,
                           atomic_load_explicit(&ring[g].recvd, memory_order_relaxed) + 1,
@@ -181,8 +172,7 @@ static void w_message(struct worker *w, struct xsess *s, const char *body, size_
         res->delivered_window++;
         hist_add(&res->lat, now - ts);
     }
-    if (is_local(w, es))
-        try_send(w, es - w->first, now);
+    if (is_local(w, es)) try_send(w, es - w->first, now);
 }
 
 static void w_cmd(struct worker *w, const struct ctl *m)
@@ -201,8 +191,7 @@ static void w_cmd(struct worker *w, const struct ctl *m)
         worker_send(w, EV_DONE, 0, 0);
         return;
     }
-    if (m->cmd != CMD_CHAT)
-        return;
+    if (m->cmd != CMD_CHAT) return;
     t0 = m->a;
     tms = tme = INT64_MAX;
     struct wres *r = w->res;
@@ -236,11 +225,9 @@ static void w_closed(struct worker *w, struct xsess *s, const char *err)
 
 static int w_tick(struct worker *w, int64_t now)
 {
-    if (!running)
-        return -1;
+    if (!running) return -1;
     if (!started) {
-        if (now < t0)
-            return (int)((t0 - now) / 1000000) + 1;
+        if (now < t0) return (int)((t0 - now) / 1000000) + 1;
         started = 1;
         for (uint32_t i = 0; i < w->count; i++)
             try_send(w, i, now);
@@ -259,8 +246,7 @@ static int w_tick(struct worker *w, int64_t now)
         if (remote_blocked) {
             /* the last sender of this worker waits for a receiver elsewhere */
             remote_blocked = 0;
-            if (w->count)
-                try_send(w, w->count - 1, now);
+            if (w->count) try_send(w, w->count - 1, now);
             timeout = 1;
         }
         int64_t left = (tme - now) / 1000000 + 1;
@@ -285,8 +271,7 @@ static uint64_t ring_lost(struct bench *b)
     for (uint32_t g = 0; g < b->total; g++) {
         uint32_t p = g + 1 == b->total ? 0 : g + 1;
         uint64_t s = atomic_load(&b->shm->ring[g].sent), r = atomic_load(&b->shm->ring[p].recvd);
-        if (s > r)
-            lost += s - r;
+        if (s > r) lost += s - r;
     }
     return lost;
 }
@@ -332,8 +317,7 @@ static void fill_row(struct bench *b, struct row *r, const char *run, const stru
 static int run(struct bench *b)
 {
     const struct opts *o = b->o;
-    if (o->n < 2)
-        die("chat needs at least 2 users");
+    if (o->n < 2) die("chat needs at least 2 users");
     bench_spawn(b, o->n);
     long failed = bench_hold(b, o->n);
     int rc = 0;
@@ -369,8 +353,7 @@ static int run(struct bench *b)
         uint64_t need = o->rate > 0 ? 0 : (uint64_t)b->total * o->window;
         for (;;) {
             int64_t now = now_ns();
-            if (now >= wmax || (now >= wmin && ring_delivered(b) - base >= need))
-                break;
+            if (now >= wmax || (now >= wmin && ring_delivered(b) - base >= need)) break;
             sleep_until(now + 20000000);
         }
         int64_t ms = now_ns() + 50000000;
@@ -382,8 +365,7 @@ static int run(struct bench *b)
         sleep_until(me);
         double srv = o->server.n ? proc_cpu_s(&o->server) - sc0 : 0;
         double gen = bench_gen_cpu(b) - gc0;
-        if (o->server.n)
-            rss = proc_rss_kib(&o->server);
+        if (o->server.n) rss = proc_rss_kib(&o->server);
         /* drain: wait until every message sent has arrived, or until
          * nothing arrived for --drain seconds */
         sleep_until(me + 50000000);
@@ -391,8 +373,7 @@ static int run(struct bench *b)
         int64_t last_change = now_ns();
         while (lost > lost_before) {
             int64_t now = now_ns();
-            if (now - last_change > (int64_t)(o->drain_s * 1e9))
-                break;
+            if (now - last_change > (int64_t)(o->drain_s * 1e9)) break;
             sleep_until(now + 20000000);
             lost = ring_lost(b);
             if (lost != seen_lost) {

@@ -10,8 +10,7 @@
 
 static void w_cmd(struct worker *w, const struct ctl *m)
 {
-    if (m->cmd == CMD_CONNECT)
-        hold_cmd(w, (uint32_t)m->a);
+    if (m->cmd == CMD_CONNECT) hold_cmd(w, (uint32_t)m->a);
 }
 
 static void w_online(struct worker *w, struct xsess *s)
@@ -36,14 +35,12 @@ static void w_closed(struct worker *w, struct xsess *s, const char *err)
 static int run(struct bench *b)
 {
     const struct opts *o = b->o;
-    if (!o->server.n)
-        die("idle needs --server-pid (the server's resident memory is the result)");
+    if (!o->server.n) die("idle needs --server-pid (the server's resident memory is the result)");
     unsigned max = o->steps[o->nsteps - 1];
     bench_spawn(b, max);
     sleep_until(now_ns() + 500000000);
     long base = proc_rss_kib(&o->server);
-    if (base < 0)
-        die("cannot read /proc/%d/status", (int)o->server.pid[0]);
+    if (base < 0) die("cannot read /proc/%d/status", (int)o->server.pid[0]);
     struct row rows[MAX_STEPS];
     int nr = 0, rc = 0;
     long prev_rss = base;
@@ -59,8 +56,7 @@ static int run(struct bench *b)
             fprintf(stderr, "vestnik-bench: %s at step %u\n",
                     failed < 0 ? "timed out" : "sign-ins failed", n);
             rc = 1;
-            if (failed < 0)
-                break;
+            if (failed < 0) break;
         }
         sleep_until(now_ns() + (int64_t)(o->settle_s * 1e9));
         struct wres sum;

@@ -14,8 +14,7 @@ static int measured;
 
 static void w_cmd(struct worker *w, const struct ctl *m)
 {
-    if (m->cmd != CMD_LOGIN)
-        return;
+    if (m->cmd != CMD_LOGIN) return;
     done = 0;
     measured = (int)m->b;
     hist_init(&w->res->lat);
@@ -31,18 +30,15 @@ static void w_cmd(struct worker *w, const struct ctl *m)
 static void w_online(struct worker *w, struct xsess *s)
 {
     w->res->ok++;
-    if (measured)
-        hist_add(&w->res->lat, s->t_online - s->t_start);
+    if (measured) hist_add(&w->res->lat, s->t_online - s->t_start);
     xmpp_close(s);
 }
 
 static void w_closed(struct worker *w, struct xsess *s, const char *err)
 {
     (void)err;
-    if (!s->t_online)
-        w->res->failed++;
-    if (++done == w->count)
-        worker_send(w, EV_DONE, 0, 0);
+    if (!s->t_online) w->res->failed++;
+    if (++done == w->count) worker_send(w, EV_DONE, 0, 0);
 }
 
 /* ---- parent ---- */
@@ -77,8 +73,7 @@ static int run(struct bench *b)
         double gen = bench_gen_cpu(b) - gc0;
         bench_sum_results(b, &sum);
         failed += sum.failed;
-        if (!meas)
-            continue;
+        if (!meas) continue;
         hist_merge(&all, &sum.lat);
         srv_cpu_all += srv;
         gen_cpu_all += gen;
@@ -130,8 +125,7 @@ static int run(struct bench *b)
             row_str(row, "server_cpu_pct", "");
         row_num(row, "gen_cpu_pct", 100 * gen_cpu_all / wall_all, 0);
         nr++;
-        bench_emit(b, "login (latency: connect to bind result; all rounds for 'median')", rows,
-                   nr);
+        bench_emit(b, "login (latency: connect to bind result; all rounds for 'median')", rows, nr);
     }
     bench_stop(b);
     free(rows);

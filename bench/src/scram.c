@@ -21,21 +21,21 @@ struct sasl_client {
 const char *sasl_mech_name(int mech)
 {
     switch (mech) {
-    case MECH_PLAIN: return "PLAIN";
-    case MECH_SCRAM_SHA1: return "SCRAM-SHA-1";
-    case MECH_SCRAM_SHA256: return "SCRAM-SHA-256";
+    case MECH_PLAIN:
+        return "PLAIN";
+    case MECH_SCRAM_SHA1:
+        return "SCRAM-SHA-1";
+    case MECH_SCRAM_SHA256:
+        return "SCRAM-SHA-256";
     }
     return "?";
 }
 
 int sasl_mech_from_name(const char *name)
 {
-    if (!strcmp(name, "PLAIN"))
-        return MECH_PLAIN;
-    if (!strcmp(name, "SCRAM-SHA-1"))
-        return MECH_SCRAM_SHA1;
-    if (!strcmp(name, "SCRAM-SHA-256"))
-        return MECH_SCRAM_SHA256;
+    if (!strcmp(name, "PLAIN")) return MECH_PLAIN;
+    if (!strcmp(name, "SCRAM-SHA-1")) return MECH_SCRAM_SHA1;
+    if (!strcmp(name, "SCRAM-SHA-256")) return MECH_SCRAM_SHA256;
     return 0;
 }
 
@@ -54,17 +54,12 @@ long b64_decode(const char *in, size_t n, unsigned char *out, size_t cap)
         in++;
         n--;
     }
-    if (n == 1 && *in == '=')
-        return 0; /* "=" is the empty response in XMPP SASL */
-    if (n % 4 || 3 * (n / 4) > cap)
-        return -1;
+    if (n == 1 && *in == '=') return 0; /* "=" is the empty response in XMPP SASL */
+    if (n % 4 || 3 * (n / 4) > cap) return -1;
     int r = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
-    if (r < 0)
-        return -1;
-    if (n && in[n - 1] == '=')
-        r--;
-    if (n > 1 && in[n - 2] == '=')
-        r--;
+    if (r < 0) return -1;
+    if (n && in[n - 1] == '=') r--;
+    if (n > 1 && in[n - 2] == '=') r--;
     return r;
 }
 
@@ -103,8 +98,7 @@ static unsigned fnv(const void *p, size_t n, unsigned h)
 }
 
 static const struct cache_ent *salted_keys(int mech, const char *password,
-                                           const unsigned char *salt, size_t saltlen,
-                                           unsigned iter)
+                                           const unsigned char *salt, size_t saltlen, unsigned iter)
 {
     unsigned h = fnv(salt, saltlen, 2166136261u);
     h = fnv(password, strlen(password), h);
@@ -120,8 +114,8 @@ static const struct cache_ent *salted_keys(int mech, const char *password,
     const EVP_MD *md = mech_md(mech);
     int hl = EVP_MD_get_size(md);
     unsigned char salted[MAXH];
-    if (!PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, (int)saltlen, (int)iter, md,
-                           hl, salted))
+    if (!PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, (int)saltlen, (int)iter, md, hl,
+                           salted))
         die("PBKDF2 failed");
     cstats.pbkdf2_runs++;
     struct cache_ent *e = xcalloc(1, sizeof *e);
@@ -163,8 +157,7 @@ struct sasl_client *sasl_new(int mech, const char *user, const char *password)
     s->user = xstrdup(user);
     s->password = xstrdup(password);
     unsigned char rnd[18];
-    if (RAND_bytes(rnd, sizeof rnd) != 1)
-        die("RAND_bytes failed");
+    if (RAND_bytes(rnd, sizeof rnd) != 1) die("RAND_bytes failed");
     struct sbuf nb = {0};
     b64_encode(&nb, rnd, sizeof rnd);
     memcpy(s->cnonce, nb.p, nb.len);
@@ -175,8 +168,7 @@ struct sasl_client *sasl_new(int mech, const char *user, const char *password)
 
 void sasl_free(struct sasl_client *s)
 {
-    if (!s)
-        return;
+    if (!s) return;
     OPENSSL_cleanse(s->password, strlen(s->password));
     free(s->user);
     free(s->password);
@@ -224,12 +216,10 @@ static const char *scram_attr(const char *msg, size_t n, char k, size_t *vlen)
 
 int sasl_step(struct sasl_client *s, const char *challenge, struct sbuf *out)
 {
-    if (s->mech == MECH_PLAIN)
-        return -1;
+    if (s->mech == MECH_PLAIN) return -1;
     unsigned char sf[1024];
     long n = b64_decode(challenge, strlen(challenge), sf, sizeof sf - 1);
-    if (n <= 0)
-        return -1;
+    if (n <= 0) return -1;
     if (s->have_sig) /* server-final delivered as a challenge */
         return sasl_finish(s, challenge) == 0 ? (sbuf_reset(out), 1) : -1;
     const char *msg = (const char *)sf;
@@ -246,10 +236,9 @@ int sasl_step(struct sasl_client *s, const char *challenge, struct sbuf *out)
     unsigned long iter = strtoul(itbuf, NULL, 10);
     unsigned char salt[256];
     long saltlen = b64_decode(salt64, sl, salt, sizeof salt);
-    if (iter == 0 || saltlen <= 0)
-        return -1;
-    const struct cache_ent *k = salted_keys(s->mech, s->password, salt, (size_t)saltlen,
-                                            (unsigned)iter);
+    if (iter == 0 || saltlen <= 0) return -1;
+    const struct cache_ent *k =
+        salted_keys(s->mech, s->password, salt, (size_t)saltlen, (unsigned)iter);
     const EVP_MD *md = mech_md(s->mech);
     int hl = EVP_MD_get_size(md);
 
@@ -281,23 +270,18 @@ int sasl_step(struct sasl_client *s, const char *challenge, struct sbuf *out)
 
 int sasl_finish(struct sasl_client *s, const char *success_b64)
 {
-    if (s->mech == MECH_PLAIN || s->verified)
-        return 0;
-    if (!s->have_sig)
-        return -1;
+    if (s->mech == MECH_PLAIN || s->verified) return 0;
+    if (!s->have_sig) return -1;
     unsigned char sf[512];
     long n = b64_decode(success_b64, strlen(success_b64), sf, sizeof sf);
-    if (n <= 0)
-        return -1;
+    if (n <= 0) return -1;
     size_t vl;
     const char *v = scram_attr((const char *)sf, (size_t)n, 'v', &vl);
-    if (!v)
-        return -1;
+    if (!v) return -1;
     unsigned char sig[MAXH + 4];
     long sigl = b64_decode(v, vl, sig, sizeof sig);
     int hl = EVP_MD_get_size(mech_md(s->mech));
-    if (sigl != hl || CRYPTO_memcmp(sig, s->server_sig, (size_t)hl))
-        return -1;
+    if (sigl != hl || CRYPTO_memcmp(sig, s->server_sig, (size_t)hl)) return -1;
     s->verified = 1;
     return 0;
 }

@@ -31,13 +31,10 @@ int bench_spawn(struct bench *b, uint32_t accounts)
         /* two by default (the generator then scales past one core when it is
          * not pinned), more when the open-files cap requires it */
         nw = (int)((accounts + CONNS_PER_WORKER_MAX - 1) / CONNS_PER_WORKER_MAX);
-        if (nw < 2)
-            nw = 2;
+        if (nw < 2) nw = 2;
     }
-    if ((uint32_t)nw > accounts)
-        nw = (int)(accounts ? accounts : 1);
-    if (nw > MAX_WORKERS)
-        die("too many workers (%d, max %d)", nw, MAX_WORKERS);
+    if ((uint32_t)nw > accounts) nw = (int)(accounts ? accounts : 1);
+    if (nw > MAX_WORKERS) die("too many workers (%d, max %d)", nw, MAX_WORKERS);
     if ((accounts + (uint32_t)nw - 1) / (uint32_t)nw > CONNS_PER_WORKER_MAX)
         die("%u connections need at least %u workers", accounts,
             (accounts + CONNS_PER_WORKER_MAX - 1) / CONNS_PER_WORKER_MAX);
@@ -45,8 +42,7 @@ int bench_spawn(struct bench *b, uint32_t accounts)
     b->total = accounts;
     b->shm_size = sizeof(struct shm) + (size_t)accounts * sizeof(struct ring_slot);
     b->shm = mmap(NULL, b->shm_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (b->shm == MAP_FAILED)
-        die("mmap: %s", strerror(errno));
+    if (b->shm == MAP_FAILED) die("mmap: %s", strerror(errno));
     fflush(NULL);
     uint32_t at = 0;
     for (int i = 0; i < nw; i++) {
@@ -58,8 +54,7 @@ int bench_spawn(struct bench *b, uint32_t accounts)
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
             die("socketpair: %s", strerror(errno));
         pid_t pid = fork();
-        if (pid < 0)
-            die("fork: %s", strerror(errno));
+        if (pid < 0) die("fork: %s", strerror(errno));
         if (pid == 0) {
             close(sv[0]);
             for (int j = 0; j < i; j++)
@@ -108,24 +103,19 @@ int bench_wait_all(struct bench *b, int ev, double timeout_s, struct ctl *replie
         for (int i = 0; i < b->nw; i++)
             pf[i] = (struct pollfd){.fd = got[i] ? -1 : b->ctl[i], .events = POLLIN};
         int64_t rem = (deadline - now_ns()) / 1000000;
-        if (rem <= 0)
-            return -1;
+        if (rem <= 0) return -1;
         int n = poll(pf, (nfds_t)b->nw, (int)(rem > 1000 ? 1000 : rem));
-        if (n < 0 && errno != EINTR)
-            return -1;
+        if (n < 0 && errno != EINTR) return -1;
         for (int i = 0; i < b->nw; i++) {
-            if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
-                continue;
+            if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
             struct ctl m;
             ssize_t r = recv(b->ctl[i], &m, sizeof m, 0);
             if (r != sizeof m) {
                 fprintf(stderr, "vestnik-bench: worker %d died\n", i);
                 return -1;
             }
-            if (m.cmd != ev)
-                continue;
-            if (replies)
-                replies[i] = m;
+            if (m.cmd != ev) continue;
+            if (replies) replies[i] = m;
             got[i] = 1;
             left--;
         }
@@ -161,8 +151,7 @@ double bench_gen_cpu(struct bench *b)
         ps.n = 1;
         ps.pid[0] = b->pid[i];
         double c = proc_cpu_s(&ps);
-        if (c > 0)
-            total += c;
+        if (c > 0) total += c;
     }
     return total;
 }
@@ -188,10 +177,8 @@ void bench_sum_results(struct bench *b, struct wres *sum)
         sum->stale += r->stale;
         sum->pbkdf2_runs += r->pbkdf2_runs;
         sum->cache_hits += r->cache_hits;
-        if (!sum->mech_used)
-            sum->mech_used = r->mech_used;
-        if (!sum->tls_desc[0])
-            memcpy(sum->tls_desc, r->tls_desc, sizeof sum->tls_desc);
+        if (!sum->mech_used) sum->mech_used = r->mech_used;
+        if (!sum->tls_desc[0]) memcpy(sum->tls_desc, r->tls_desc, sizeof sum->tls_desc);
         if (!sum->first_error[0] && r->first_error[0])
             memcpy(sum->first_error, r->first_error, sizeof sum->first_error);
         sum->nerrors += r->nerrors;

@@ -27,24 +27,21 @@ void die(const char *fmt, ...)
 void *xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
-    if (!p)
-        die("out of memory");
+    if (!p) die("out of memory");
     return p;
 }
 
 void *xcalloc(size_t n, size_t m)
 {
     void *p = calloc(n ? n : 1, m ? m : 1);
-    if (!p)
-        die("out of memory");
+    if (!p) die("out of memory");
     return p;
 }
 
 void *xrealloc(void *p, size_t n)
 {
     p = realloc(p, n ? n : 1);
-    if (!p)
-        die("out of memory");
+    if (!p) die("out of memory");
     return p;
 }
 
@@ -59,14 +56,12 @@ void sbuf_reserve(struct sbuf *b, size_t extra)
     if (b->off && b->off == b->len) {
         b->off = b->len = 0;
     }
-    if (b->len + extra <= b->cap)
-        return;
+    if (b->len + extra <= b->cap) return;
     if (b->off) { /* compact before growing */
         memmove(b->p, b->p + b->off, b->len - b->off);
         b->len -= b->off;
         b->off = 0;
-        if (b->len + extra <= b->cap)
-            return;
+        if (b->len + extra <= b->cap) return;
     }
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + extra)
@@ -94,8 +89,7 @@ void sbuf_printf(struct sbuf *b, const char *fmt, ...)
     char tmp[512];
     int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
+    if (n < 0) return;
     if ((size_t)n < sizeof tmp) {
         sbuf_add(b, tmp, (size_t)n);
         return;
@@ -110,8 +104,7 @@ void sbuf_printf(struct sbuf *b, const char *fmt, ...)
 void sbuf_consume(struct sbuf *b, size_t n)
 {
     b->off += n;
-    if (b->off >= b->len)
-        b->off = b->len = 0;
+    if (b->off >= b->len) b->off = b->len = 0;
 }
 
 void sbuf_reset(struct sbuf *b)
@@ -129,12 +122,23 @@ void sbuf_add_xml(struct sbuf *b, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
-        case '&': sbuf_adds(b, "&amp;"); break;
-        case '<': sbuf_adds(b, "&lt;"); break;
-        case '>': sbuf_adds(b, "&gt;"); break;
-        case '\'': sbuf_adds(b, "&apos;"); break;
-        case '"': sbuf_adds(b, "&quot;"); break;
-        default: sbuf_add(b, s, 1);
+        case '&':
+            sbuf_adds(b, "&amp;");
+            break;
+        case '<':
+            sbuf_adds(b, "&lt;");
+            break;
+        case '>':
+            sbuf_adds(b, "&gt;");
+            break;
+        case '\'':
+            sbuf_adds(b, "&apos;");
+            break;
+        case '"':
+            sbuf_adds(b, "&quot;");
+            break;
+        default:
+            sbuf_add(b, s, 1);
         }
     }
 }

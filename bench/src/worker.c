@@ -23,14 +23,12 @@ void worker_send(struct worker *w, int cmd, int64_t a, int64_t b)
     w->res->mech_used = w->env.mech_used;
     memcpy(w->res->tls_desc, w->env.tls_desc, sizeof w->res->tls_desc);
     struct ctl m = {.cmd = cmd, .worker = w->id, .a = a, .b = b};
-    if (send(w->ctl, &m, sizeof m, MSG_NOSIGNAL) != sizeof m)
-        _exit(3); /* the parent is gone */
+    if (send(w->ctl, &m, sizeof m, MSG_NOSIGNAL) != sizeof m) _exit(3); /* the parent is gone */
 }
 
 void worker_error(struct worker *w, const char *why)
 {
-    if (!w->res->nerrors++)
-        snprintf(w->res->first_error, sizeof w->res->first_error, "%s", why);
+    if (!w->res->nerrors++) snprintf(w->res->first_error, sizeof w->res->first_error, "%s", why);
 }
 
 static void source_addr(struct worker *w, uint32_t global, struct in_addr *a)
@@ -55,8 +53,7 @@ void worker_connect_next(struct worker *w)
             char why[96];
             snprintf(why, sizeof why, "socket: %s", strerror(errno));
             worker_error(w, why);
-            if (w->sc->w_closed)
-                w->sc->w_closed(w, s, why);
+            if (w->sc->w_closed) w->sc->w_closed(w, s, why);
             continue;
         }
         w->inflight++;
@@ -75,8 +72,7 @@ void worker_connect(struct worker *w, uint32_t from, uint32_t to, uint32_t conc)
 static void h_online(struct xsess *s)
 {
     struct worker *w = s->env->ud;
-    if (w->inflight)
-        w->inflight--;
+    if (w->inflight) w->inflight--;
     w->online++;
     w->sc->w_online(w, s);
     worker_connect_next(w);
@@ -85,21 +81,18 @@ static void h_online(struct xsess *s)
 static void h_message(struct xsess *s, const char *body, size_t n, int is_error)
 {
     struct worker *w = s->env->ud;
-    if (w->sc->w_message)
-        w->sc->w_message(w, s, body, n, is_error);
+    if (w->sc->w_message) w->sc->w_message(w, s, body, n, is_error);
 }
 
 static void h_closed(struct xsess *s, const char *err)
 {
     struct worker *w = s->env->ud;
     if (s->t_online) {
-        if (w->online)
-            w->online--;
+        if (w->online) w->online--;
     } else if (w->inflight) {
         w->inflight--;
     }
-    if (err)
-        worker_error(w, err);
+    if (err) worker_error(w, err);
     w->sc->w_closed(w, s, err);
     worker_connect_next(w);
 }
@@ -112,11 +105,9 @@ static void sweep(struct worker *w, int64_t now)
     int64_t lim = (int64_t)(w->o->signin_timeout_s * 1e9);
     for (uint32_t i = 0; i < w->count; i++) {
         struct xsess *s = &w->sess[i];
-        if (s->state == XS_IDLE || s->state == XS_ONLINE)
-            continue;
+        if (s->state == XS_IDLE || s->state == XS_ONLINE) continue;
         if (s->state == XS_CLOSING) {
-            if (now - s->t_close > 5000000000LL)
-                xmpp_abort(s, "close timeout");
+            if (now - s->t_close > 5000000000LL) xmpp_abort(s, "close timeout");
         } else if (now - s->t_start > lim) {
             xmpp_abort(s, "sign-in timeout");
         }
@@ -128,8 +119,7 @@ static void handle_ctl(struct worker *w)
     for (;;) {
         struct ctl m;
         ssize_t r = recv(w->ctl, &m, sizeof m, MSG_DONTWAIT);
-        if (r < 0 && (errno == EAGAIN || errno == EINTR))
-            return;
+        if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
         if (r != sizeof m) {
             w->quit = 1; /* parent closed */
             return;
@@ -149,8 +139,7 @@ void worker_main(struct worker *w)
     w->res = &w->shm->w[w->id];
     hist_init(&w->res->lat);
     w->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (w->epfd < 0)
-        die("epoll_create1: %s", strerror(errno));
+    if (w->epfd < 0) die("epoll_create1: %s", strerror(errno));
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &ctl_tag};
     epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->ctl, &ev);
 
@@ -175,8 +164,7 @@ void worker_main(struct worker *w)
         w->sess[i].user = w->first + i * w->stride;
         w->sess[i].io.fd = -1;
     }
-    if (w->sc->w_init)
-        w->sc->w_init(w);
+    if (w->sc->w_init) w->sc->w_init(w);
 
     enum { MAXEV = 256 };
     struct epoll_event evs[MAXEV];
@@ -184,11 +172,9 @@ void worker_main(struct worker *w)
     while (!w->quit) {
         int64_t now = now_ns();
         int timeout = w->sc->w_tick ? w->sc->w_tick(w, now) : -1;
-        if (timeout < 0 || timeout > 1000)
-            timeout = 1000;
+        if (timeout < 0 || timeout > 1000) timeout = 1000;
         int n = epoll_wait(w->epfd, evs, MAXEV, timeout);
-        if (n < 0 && errno != EINTR)
-            die("epoll_wait: %s", strerror(errno));
+        if (n < 0 && errno != EINTR) die("epoll_wait: %s", strerror(errno));
         for (int i = 0; i < n; i++) {
             if (evs[i].data.ptr == &ctl_tag)
                 handle_ctl(w);
@@ -204,6 +190,5 @@ void worker_main(struct worker *w)
     for (uint32_t i = 0; i < w->count; i++)
         xmpp_destroy(&w->sess[i]);
     free(w->sess);
-    if (w->env.ssl_ctx)
-        SSL_CTX_free(w->env.ssl_ctx);
+    if (w->env.ssl_ctx) SSL_CTX_free(w->env.ssl_ctx);
 }

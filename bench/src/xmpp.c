@@ -50,8 +50,7 @@ static void parser_setup(struct xsess *s)
 {
     if (!s->xp) {
         s->xp = XML_ParserCreate("UTF-8");
-        if (!s->xp)
-            die("XML_ParserCreate failed");
+        if (!s->xp) die("XML_ParserCreate failed");
     } else {
         XML_ParserReset(s->xp, "UTF-8");
     }
@@ -74,12 +73,10 @@ static void send_header(struct xsess *s)
 /* Fail from anywhere: deferred while expat is running. */
 static void fail(struct xsess *s, const char *why)
 {
-    if (s->pending == P_FAIL || s->pending == P_CLOSED)
-        return;
+    if (s->pending == P_FAIL || s->pending == P_CLOSED) return;
     s->why = why;
     s->pending = P_FAIL;
-    if (s->in_parse)
-        XML_StopParser(s->xp, XML_FALSE);
+    if (s->in_parse) XML_StopParser(s->xp, XML_FALSE);
 }
 
 static void failf(struct xsess *s, const char *prefix, const char *detail)
@@ -96,21 +93,18 @@ static void finish(struct xsess *s)
     sasl_free(s->sasl);
     s->sasl = NULL;
     s->state = XS_IDLE;
-    if (s->env->h->closed)
-        s->env->h->closed(s, why);
+    if (s->env->h->closed) s->env->h->closed(s, why);
 }
 
 static void copy_local(struct xsess *s, const char *local)
 {
     size_t n = strlen(local);
-    if (n >= sizeof s->local)
-        n = sizeof s->local - 1;
+    if (n >= sizeof s->local) n = sizeof s->local - 1;
     memcpy(s->local, local, n);
     s->local[n] = 0;
 }
 
-int xmpp_start(struct xsess *s, struct xmpp_env *env, const char *local,
-               const struct in_addr *src)
+int xmpp_start(struct xsess *s, struct xmpp_env *env, const char *local, const struct in_addr *src)
 {
     s->env = env;
     s->state = XS_CONNECTING;
@@ -139,14 +133,12 @@ int xmpp_start(struct xsess *s, struct xmpp_env *env, const char *local,
 
 void xmpp_flush(struct xsess *s)
 {
-    if (conn_flush(&s->io) < 0)
-        fail(s, "write failed");
+    if (conn_flush(&s->io) < 0) fail(s, "write failed");
 }
 
 void xmpp_close(struct xsess *s)
 {
-    if (s->state == XS_CLOSING || s->state == XS_IDLE)
-        return;
+    if (s->state == XS_CLOSING || s->state == XS_IDLE) return;
     sbuf_adds(&s->io.out, "</stream:stream>");
     s->state = XS_CLOSING;
     s->t_close = now_ns();
@@ -155,21 +147,17 @@ void xmpp_close(struct xsess *s)
 
 void xmpp_abort(struct xsess *s, const char *why)
 {
-    if (s->state == XS_IDLE)
-        return;
+    if (s->state == XS_IDLE) return;
     fail(s, why);
-    if (!s->in_parse)
-        finish(s);
+    if (!s->in_parse) finish(s);
 }
 
 void xmpp_destroy(struct xsess *s)
 {
-    if (s->io.state != CONN_IDLE && s->io.state != CONN_CLOSED)
-        conn_close(&s->io);
+    if (s->io.state != CONN_IDLE && s->io.state != CONN_CLOSED) conn_close(&s->io);
     sasl_free(s->sasl);
     s->sasl = NULL;
-    if (s->xp)
-        XML_ParserFree(s->xp);
+    if (s->xp) XML_ParserFree(s->xp);
     s->xp = NULL;
     sbuf_free(&s->text);
 }
@@ -179,8 +167,7 @@ void xmpp_destroy(struct xsess *s)
 static const char *attr(const XML_Char **atts, const char *name)
 {
     for (; *atts; atts += 2)
-        if (!strcmp(atts[0], name))
-            return atts[1];
+        if (!strcmp(atts[0], name)) return atts[1];
     return NULL;
 }
 
@@ -191,8 +178,7 @@ static void copy_attr(char *dst, size_t cap, const char *v)
         return;
     }
     size_t n = strlen(v);
-    if (n >= cap)
-        n = cap - 1;
+    if (n >= cap) n = cap - 1;
     memcpy(dst, v, n);
     dst[n] = 0;
 }
@@ -209,8 +195,7 @@ static void on_start(void *ud, const XML_Char *name, const XML_Char **atts)
     const char *ln = lname(name);
     s->depth++;
     if (s->depth == 1) {
-        if (strcmp(ln, "stream"))
-            fail(s, "not an XMPP stream");
+        if (strcmp(ln, "stream")) fail(s, "not an XMPP stream");
         return;
     }
     if (s->depth == 2) {
@@ -219,8 +204,7 @@ static void on_start(void *ud, const XML_Char *name, const XML_Char **atts)
         s->capture = 0;
         switch (ln[0]) {
         case 'm':
-            if (!strcmp(ln, "message"))
-                s->kind = K_MESSAGE;
+            if (!strcmp(ln, "message")) s->kind = K_MESSAGE;
             break;
         case 'p':
             if (!strcmp(ln, "presence"))
@@ -229,8 +213,7 @@ static void on_start(void *ud, const XML_Char *name, const XML_Char **atts)
                 s->kind = K_PROCEED;
             break;
         case 'i':
-            if (!strcmp(ln, "iq"))
-                s->kind = K_IQ;
+            if (!strcmp(ln, "iq")) s->kind = K_IQ;
             break;
         case 'f':
             if (!strcmp(ln, "features")) {
@@ -253,8 +236,7 @@ static void on_start(void *ud, const XML_Char *name, const XML_Char **atts)
             }
             break;
         case 'e':
-            if (!strcmp(ln, "error"))
-                s->kind = K_STREAMERR;
+            if (!strcmp(ln, "error")) s->kind = K_STREAMERR;
             break;
         }
         if (s->kind == K_MESSAGE || s->kind == K_IQ) {
@@ -283,13 +265,11 @@ static void on_start(void *ud, const XML_Char *name, const XML_Char **atts)
                 s->flags |= F_SESSION | F_IN_BIND_OR_SESS;
             break;
         case K_IQ:
-            if (!strcmp(ln, "ping"))
-                s->flags |= F_PING;
+            if (!strcmp(ln, "ping")) s->flags |= F_PING;
             break;
         case K_SASLFAIL:
         case K_STREAMERR:
-            if (strcmp(ln, "text") && !s->cond[0])
-                copy_attr(s->cond, sizeof s->cond, ln);
+            if (strcmp(ln, "text") && !s->cond[0]) copy_attr(s->cond, sizeof s->cond, ln);
             break;
         }
         return;
@@ -305,8 +285,7 @@ static void on_start(void *ud, const XML_Char *name, const XML_Char **atts)
 static void on_text(void *ud, const XML_Char *t, int len)
 {
     struct xsess *s = ud;
-    if (s->capture && s->capture == s->depth)
-        sbuf_add(&s->text, t, (size_t)len);
+    if (s->capture && s->capture == s->depth) sbuf_add(&s->text, t, (size_t)len);
 }
 
 static void text_z(struct xsess *s)
@@ -326,10 +305,8 @@ static void on_end(void *ud, const XML_Char *name)
         s->mechs |= (uint8_t)sasl_mech_from_name(s->text.p + s->text.off);
         s->capture = 0;
     } else if (s->depth == 3) {
-        if (s->kind == K_FEATURES)
-            s->flags &= (uint16_t)~(F_IN_MECHS | F_IN_BIND_OR_SESS);
-        if (s->capture == 3)
-            s->capture = 0;
+        if (s->kind == K_FEATURES) s->flags &= (uint16_t) ~(F_IN_MECHS | F_IN_BIND_OR_SESS);
+        if (s->capture == 3) s->capture = 0;
     } else if (s->depth == 2) {
         s->depth--;
         dispatch(s);
@@ -383,12 +360,9 @@ static void go_online(struct xsess *s)
 {
     s->t_online = now_ns();
     s->state = XS_ONLINE;
-    if (s->env->send_presence)
-        sbuf_adds(&s->io.out, "<presence/>");
-    if (!s->env->tls_desc[0])
-        conn_tls_desc(&s->io, s->env->tls_desc, sizeof s->env->tls_desc);
-    if (s->env->h->online)
-        s->env->h->online(s);
+    if (s->env->send_presence) sbuf_adds(&s->io.out, "<presence/>");
+    if (!s->env->tls_desc[0]) conn_tls_desc(&s->io, s->env->tls_desc, sizeof s->env->tls_desc);
+    if (s->env->h->online) s->env->h->online(s);
 }
 
 static void reply_iq(struct xsess *s)
@@ -415,8 +389,7 @@ static void dispatch(struct xsess *s)
     }
     switch (s->state) {
     case XS_FEATURES:
-        if (s->kind != K_FEATURES)
-            return;
+        if (s->kind != K_FEATURES) return;
         if (!s->tls_on && s->env->tls == TLSM_STARTTLS) {
             if (!(s->flags & F_STARTTLS)) {
                 fail(s, "server offers no STARTTLS");
@@ -478,8 +451,7 @@ static void dispatch(struct xsess *s)
         return;
     case XS_BIND:
     case XS_SESSION:
-        if (s->kind != K_IQ)
-            return;
+        if (s->kind != K_IQ) return;
         if (!strcmp(s->type, "error")) {
             fail(s, s->state == XS_BIND ? "bind failed" : "session failed");
             return;
@@ -539,11 +511,9 @@ static void after_parse(struct xsess *s)
 void xmpp_on_event(struct xsess *s, uint32_t events)
 {
     (void)events;
-    if (s->state == XS_IDLE)
-        return;
+    if (s->state == XS_IDLE) return;
     for (;;) {
-        if (s->pending == P_FAIL || s->pending == P_CLOSED)
-            break;
+        if (s->pending == P_FAIL || s->pending == P_CLOSED) break;
         if (s->io.state == CONN_CONNECTING || s->io.state == CONN_HANDSHAKE) {
             int r = conn_step(&s->io);
             if (r == CONN_EV_ERROR) {
@@ -590,8 +560,6 @@ void xmpp_on_event(struct xsess *s, uint32_t events)
         }
         break;
     }
-    if (s->pending == P_NONE && conn_flush(&s->io) < 0)
-        fail(s, "write failed");
-    if (s->pending == P_FAIL || s->pending == P_CLOSED)
-        finish(s);
+    if (s->pending == P_NONE && conn_flush(&s->io) < 0) fail(s, "write failed");
+    if (s->pending == P_FAIL || s->pending == P_CLOSED) finish(s);
 }

@@ -82,14 +82,13 @@ struct xsess {
     char type[12];
     char from[80];
     const char *why; /* failure reason (static string) */
-    char cond[40];    /* condition element of a stream error or SASL failure */
+    char cond[40];   /* condition element of a stream error or SASL failure */
     char whybuf[96];
 };
 
 /* Begin connecting account `local` from source address src. Returns 0, or -1
  * if the socket could not even be created (closed() is not called then). */
-int xmpp_start(struct xsess *s, struct xmpp_env *env, const char *local,
-               const struct in_addr *src);
+int xmpp_start(struct xsess *s, struct xmpp_env *env, const char *local, const struct in_addr *src);
 /* Handle an epoll event for this session. */
 void xmpp_on_event(struct xsess *s, uint32_t events);
 /* Output buffer for raw stanzas; call xmpp_flush() after appending. */

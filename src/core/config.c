@@ -121,6 +121,9 @@ static int on_entry(void *user, const char *section, const char *name, const cha
     } else if (MATCH("c2s", "resume_timeout")) {
         if (parse_long(value, 0, 86400, &n) < 0) goto bad;
         c->resume_timeout = (int)n;
+    } else if (MATCH("archive", "retention_days")) {
+        if (parse_long(value, 0, 36500, &n) < 0) goto bad;
+        c->archive_retention_days = (int)n;
     } else if (MATCH("tls", "cert")) {
         set_str(&c->cert, value);
     } else if (MATCH("tls", "key")) {

@@ -27,6 +27,8 @@ typedef struct vn_config {
     int idle_timeout;
     int max_offline;
     int resume_timeout; /* XEP-0198: seconds a lost session waits for resumption */
+    /* [archive] */
+    int archive_retention_days; /* XEP-0313: days messages are kept, 0 = forever */
     /* [tls] */
     char *cert;
     char *key;

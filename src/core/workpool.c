@@ -29,7 +29,37 @@ struct vn_pool {
     int nthreads;
     pthread_t *threads;
     char name[16];
+    int (*batch_begin)(void *ud);
+    int (*batch_commit)(void *ud);
+    void *batch_ud;
+    int max_batch;
 };
+
+void vn_pool_set_batch(vn_pool_t *p, int (*begin)(void *ud), int (*commit)(void *ud), void *ud,
+                       int max_batch)
+{
+    pthread_mutex_lock(&p->mu);
+    p->batch_begin = begin;
+    p->batch_commit = commit;
+    p->batch_ud = ud;
+    p->max_batch = max_batch < 1 ? 1 : max_batch;
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Runs a chain of jobs (linked through next), grouped when configured. */
+static void run_chain(vn_pool_t *p, vn_work_t *first, int n)
+{
+    int grouped = n > 1 && p->batch_begin && p->batch_begin(p->batch_ud) == 0;
+    vn_work_t *w = first;
+    for (int i = 0; i < n; i++, w = w->next)
+        w->work(w);
+    if (grouped && p->batch_commit(p->batch_ud) != 0) {
+        /* Nothing of the group is durable: redo every job alone. */
+        w = first;
+        for (int i = 0; i < n; i++, w = w->next)
+            w->work(w);
+    }
+}
 
 static void q_push(queue_t *q, vn_work_t *w)
 {
@@ -57,16 +87,28 @@ static void *worker_main(void *arg)
         while (!p->todo.head && !p->quit)
             pthread_cond_wait(&p->cv, &p->mu);
         if (!p->todo.head) break; /* quitting and nothing left */
-        vn_work_t *w = p->todo.head;
-        p->todo.head = w->next;
+        /* Take a batch (one job unless group commit is configured). */
+        int limit = p->batch_begin ? p->max_batch : 1;
+        vn_work_t *first = p->todo.head, *last = first;
+        int n = 1;
+        while (n < limit && last->next) {
+            last = last->next;
+            n++;
+        }
+        p->todo.head = last->next;
         if (!p->todo.head) p->todo.tail = NULL;
+        last->next = NULL;
         pthread_mutex_unlock(&p->mu);
 
-        w->work(w);
+        run_chain(p, first, n);
 
         pthread_mutex_lock(&p->mu);
         int was_empty = p->finished.head == NULL;
-        q_push(&p->finished, w);
+        if (p->finished.tail)
+            p->finished.tail->next = first;
+        else
+            p->finished.head = first;
+        p->finished.tail = last;
         if (was_empty) {
             uint64_t one = 1;
             ssize_t r = write(p->io.fd, &one, sizeof(one));

@@ -26,6 +26,14 @@ struct vn_work {
 
 vn_pool_t *vn_pool_new(vn_loop_t *loop, int nthreads, const char *name);
 void vn_pool_submit(vn_pool_t *p, vn_work_t *w, void (*work)(vn_work_t *), void (*done)(vn_work_t *));
+/* Group commit: a worker takes up to max_batch queued jobs at once, calls
+ * begin(ud) before the first work() and commit(ud) after the last, and only
+ * then lets their done() callbacks run. When begin or commit fails, each
+ * job of the batch runs again on its own: work() functions of such a pool
+ * must be safe to run twice (reset their outputs first). For a
+ * single-thread pool only. */
+void vn_pool_set_batch(vn_pool_t *p, int (*begin)(void *ud), int (*commit)(void *ud), void *ud,
+                       int max_batch);
 /* Jobs submitted but whose done() has not run yet. */
 size_t vn_pool_pending(const vn_pool_t *p);
 /* Drains the queue, joins the threads, runs the remaining done() callbacks. */

@@ -9,9 +9,12 @@
  *
  * The flag lives in a session slot, so it moves with a resumed session
  * (XEP-0198) and dies with the session. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
+#include "core/mem.h"
 #include "xmpp/module.h"
 #include "xmpp/router.h"
 

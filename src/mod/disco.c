@@ -39,6 +39,7 @@ static vn_result_t on_info(vn_server_t *srv, vn_stanza_t *st)
         vn_xnode_set_attr(r->arena, id, "type", "registered");
         add_feature(NS_INFO, &(feat_ctx_t){r->arena, q});
         add_feature(NS_ITEMS, &(feat_ctx_t){r->arena, q});
+        vn_account_features_each(add_feature, &(feat_ctx_t){r->arena, q});
     } else {
         vn_xnode_set_attr(r->arena, id, "category", "server");
         vn_xnode_set_attr(r->arena, id, "type", "im");

@@ -126,6 +126,10 @@ static void collect(int64_t id, const char *xml, size_t len, void *ud)
 static void load_work(vn_work_t *w)
 {
     flush_job_t *j = (flush_job_t *)w;
+    /* Work functions may run twice (a failed group commit is redone). */
+    vn_buf_reset(&j->out);
+    j->count = 0;
+    j->last_id = 0;
     j->rc = vn_store_offline_load(vn_store_of(w), j->owner, collect, j);
 }
 

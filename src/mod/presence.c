@@ -111,15 +111,15 @@ static void clear_pending_in(vn_roster_item_t *it)
 }
 
 /* The user (owner) sent a subscription stanza to the contact: §3.1.2,
- * §3.1.5, §3.2.2, §3.3.2. c->arg receives the effects. */
+ * §3.1.5, §3.2.2, §3.3.2. c->effects receives the effects. */
 static int edit_outbound(roster_change_t *c, vn_roster_item_t *it, int exists)
 {
     (void)exists;
     int kind = c->arg;
-    c->arg = EFFECT_NONE;
+    c->effects = EFFECT_NONE;
     switch (kind) {
     case OUT_SUBSCRIBE:
-        c->arg = EFFECT_ROUTE;
+        c->effects = EFFECT_ROUTE;
         if (roster_has_to(it) || (it->ask_out && it->in_roster)) return 0;
         it->ask_out = 1;
         it->in_roster = 1;
@@ -131,7 +131,7 @@ static int edit_outbound(roster_change_t *c, vn_roster_item_t *it, int exists)
             clear_pending_in(it);
             it->in_roster = 1;
             it->approved = 0;
-            c->arg = EFFECT_ROUTE | EFFECT_SEND_PRESENCE;
+            c->effects = EFFECT_ROUTE | EFFECT_SEND_PRESENCE;
             return 1;
         }
         /* §3.4: pre-approval. */
@@ -140,14 +140,14 @@ static int edit_outbound(roster_change_t *c, vn_roster_item_t *it, int exists)
         it->in_roster = 1;
         return 1;
     case OUT_UNSUBSCRIBE:
-        c->arg = EFFECT_ROUTE;
+        c->effects = EFFECT_ROUTE;
         if (!roster_has_to(it) && !it->ask_out) return 0;
         drop_to(it);
         it->ask_out = 0;
         return it->in_roster || exists ? 1 : 0;
     case OUT_UNSUBSCRIBED:
         if (!roster_has_from(it) && !it->pending_in && !it->approved) return 0;
-        c->arg = roster_has_from(it) ? (EFFECT_ROUTE | EFFECT_SEND_UNAVAIL) : EFFECT_ROUTE;
+        c->effects = roster_has_from(it) ? (EFFECT_ROUTE | EFFECT_SEND_UNAVAIL) : EFFECT_ROUTE;
         drop_from(it);
         clear_pending_in(it);
         it->approved = 0;
@@ -163,20 +163,20 @@ static int edit_inbound(roster_change_t *c, vn_roster_item_t *it, int exists)
 {
     (void)exists;
     int kind = c->arg;
-    c->arg = EFFECT_NONE;
+    c->effects = EFFECT_NONE;
     switch (kind) {
     case IN_SUBSCRIBE:
         if (roster_has_from(it)) {
-            c->arg = EFFECT_AUTO_REPLY;
+            c->effects = EFFECT_AUTO_REPLY;
             return 0;
         }
         if (it->approved) {
             add_from(it);
             it->approved = 0;
-            c->arg = EFFECT_AUTO_REPLY;
+            c->effects = EFFECT_AUTO_REPLY;
             return 1;
         }
-        c->arg = EFFECT_DELIVER;
+        c->effects = EFFECT_DELIVER;
         it->pending_in = 1;
         free(it->pending_stanza);
         it->pending_stanza = c->arg_str ? vn_xstrdup(c->arg_str) : NULL;
@@ -185,11 +185,11 @@ static int edit_inbound(roster_change_t *c, vn_roster_item_t *it, int exists)
         if (!it->ask_out) return 0;
         add_to(it);
         it->ask_out = 0;
-        c->arg = EFFECT_DELIVER;
+        c->effects = EFFECT_DELIVER;
         return 1;
     case IN_UNSUBSCRIBE:
         if (!roster_has_from(it) && !it->pending_in) return 0;
-        c->arg = roster_has_from(it) ? (EFFECT_DELIVER | EFFECT_SEND_UNAVAIL) : EFFECT_NONE;
+        c->effects = roster_has_from(it) ? (EFFECT_DELIVER | EFFECT_SEND_UNAVAIL) : EFFECT_NONE;
         drop_from(it);
         clear_pending_in(it);
         return it->in_roster ? 1 : 2;
@@ -197,7 +197,7 @@ static int edit_inbound(roster_change_t *c, vn_roster_item_t *it, int exists)
         if (!roster_has_to(it) && !it->ask_out) return 0;
         drop_to(it);
         it->ask_out = 0;
-        c->arg = EFFECT_DELIVER;
+        c->effects = EFFECT_DELIVER;
         return 1;
     }
     return 0;
@@ -220,26 +220,26 @@ static void send_subscription(vn_server_t *srv, const char *from, const char *to
 static void outbound_then(roster_change_t *c)
 {
     if (c->rc < 0) return;
-    if (c->arg & EFFECT_ROUTE) vn_route(c->srv, c->stanza);
-    if (c->arg & EFFECT_SEND_PRESENCE) send_presence_of(c->srv, c->owner, c->contact, 0);
-    if (c->arg & EFFECT_SEND_UNAVAIL) send_presence_of(c->srv, c->owner, c->contact, 1);
+    if (c->effects & EFFECT_ROUTE) vn_route(c->srv, c->stanza);
+    if (c->effects & EFFECT_SEND_PRESENCE) send_presence_of(c->srv, c->owner, c->contact, 0);
+    if (c->effects & EFFECT_SEND_UNAVAIL) send_presence_of(c->srv, c->owner, c->contact, 1);
 }
 
 static void inbound_then(roster_change_t *c)
 {
     if (c->rc < 0) return; /* e.g. no such account: nothing to tell */
-    if (c->arg & EFFECT_DELIVER) {
+    if (c->effects & EFFECT_DELIVER) {
         vn_user_t *u = vn_router_user(c->srv, c->owner);
         if (u) {
             set_to_str(c->stanza, c->owner);
             vn_router_broadcast(c->srv, u, c->stanza, 1);
         }
     }
-    if (c->arg & EFFECT_AUTO_REPLY) {
+    if (c->effects & EFFECT_AUTO_REPLY) {
         send_subscription(c->srv, c->owner, c->contact, "subscribed");
         send_presence_of(c->srv, c->owner, c->contact, 0);
     }
-    if (c->arg & EFFECT_SEND_UNAVAIL) send_presence_of(c->srv, c->owner, c->contact, 1);
+    if (c->effects & EFFECT_SEND_UNAVAIL) send_presence_of(c->srv, c->owner, c->contact, 1);
 }
 
 /* ---- presence from the client (RFC 6121 §4.2 - §4.6) ---- */

@@ -187,6 +187,10 @@ static void load_item_cb(const vn_roster_item_t *item, void *ud)
 static void load_work(vn_work_t *w)
 {
     load_job_t *j = (load_job_t *)w;
+    /* Work functions may run twice (a failed group commit is redone). */
+    vn_map_each(j->items, free_item_entry, NULL);
+    vn_map_free(j->items);
+    j->items = vn_map_new();
     j->rc = vn_store_roster_load(vn_store_of(w), j->owner, &j->version, load_item_cb, j);
 }
 
@@ -269,6 +273,9 @@ static void change_work(vn_work_t *w)
 {
     roster_change_t *c = (roster_change_t *)w;
     vn_store_t *st = vn_store_of(w);
+    /* Work functions may run twice (a failed group commit is redone). */
+    item_clear(&c->before);
+    item_clear(&c->item);
     vn_roster_item_t item;
     memset(&item, 0, sizeof(item));
     int r = vn_store_roster_get(st, c->owner, c->contact, &item);

@@ -44,7 +44,8 @@ struct roster_change {
     char *owner;
     char *contact;
     roster_edit_fn edit;
-    int arg;               /* for the edit function */
+    int arg;               /* for the edit function (input; never changed) */
+    int effects;           /* set by the edit function for the continuation */
     char *arg_str;         /* for the edit function (e.g. a name or a stanza) */
     char **arg_groups;     /* for the edit function, NULL-terminated */
     int arg_has_groups;

@@ -40,6 +40,14 @@ int vn_store_schema_version(vn_store_t *st);
  * is fsync'd (survives power loss, costs one fsync per write). 0 or -1. */
 int vn_store_set_synchronous_full(vn_store_t *st, int on);
 
+/* Group commit: the operations between begin and commit share one
+ * transaction (each is still atomic on its own through a savepoint), so a
+ * burst of writes costs one fsync. Nothing in the group is durable before
+ * vn_store_group_commit() returns 0; on -1 everything in it was rolled
+ * back and must be redone (vestnikd re-runs each job alone). */
+int vn_store_group_begin(vn_store_t *st);
+int vn_store_group_commit(vn_store_t *st);
+
 /* ---- accounts ---- */
 typedef struct vn_account {
     char jid[1024];                       /* bare JID, normalised */

@@ -167,6 +167,9 @@ enum {
     S_BEGIN_READ,
     S_COMMIT,
     S_ROLLBACK,
+    S_SAVEPOINT,
+    S_RELEASE,
+    S_ROLLBACK_TO,
     S_ACCT_GET,
     S_ACCT_CREATE,
     S_ACCT_SET,
@@ -222,6 +225,11 @@ static const char *const k_sql[S_COUNT] = {
     [S_BEGIN_READ] = "BEGIN DEFERRED",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
+    /* Inside a group transaction (vn_store_group_begin) each operation is a
+     * savepoint: it can still fail alone, and the group commits once. */
+    [S_SAVEPOINT] = "SAVEPOINT op",
+    [S_RELEASE] = "RELEASE op",
+    [S_ROLLBACK_TO] = "ROLLBACK TO op",
 
     [S_ACCT_GET] = "SELECT " SCRAM_COLS " FROM accounts WHERE jid = ?1",
     [S_ACCT_CREATE] = "INSERT INTO accounts (jid, domain, " SCRAM_COLS ") "
@@ -275,7 +283,8 @@ static const char *const k_sql[S_COUNT] = {
      * another process appends too. */
     [S_ARC_APPEND] =
         "INSERT INTO archive (owner, id, ts, with_jid, pos, with_pos, stanza) VALUES (?1, ?2, "
-        "max(?3, coalesce((SELECT ts FROM archive WHERE owner = ?1 ORDER BY seq DESC LIMIT 1), ?3)), "
+        "max(?3, coalesce((SELECT ts FROM archive WHERE owner = ?1 ORDER BY seq DESC LIMIT 1), "
+        "?3)), "
         "?4, "
         "coalesce((SELECT pos FROM archive WHERE owner = ?1 ORDER BY seq DESC LIMIT 1), 0) + 1, "
         "coalesce((SELECT with_pos FROM archive WHERE owner = ?1 AND with_jid = ?4 "
@@ -338,6 +347,7 @@ struct vn_store {
      * rather than surfacing as a confusing SQLite error or a half-read
      * result. */
     int in_callback;
+    int group; /* inside vn_store_group_begin/commit */
 };
 
 /* Key lengths per vn_scram_hash_t. Kept here rather than calling
@@ -415,17 +425,44 @@ static int bind_text(sqlite3_stmt *s, int idx, const char *v)
 
 static int tx_begin(vn_store_t *st)
 {
+    if (st->group) return stmt_exec(st, stmt_get(st, S_SAVEPOINT), "SAVEPOINT");
     return stmt_exec(st, stmt_get(st, S_BEGIN), "BEGIN");
 }
 
 static int tx_begin_read(vn_store_t *st)
 {
+    if (st->group) return stmt_exec(st, stmt_get(st, S_SAVEPOINT), "SAVEPOINT");
     return stmt_exec(st, stmt_get(st, S_BEGIN_READ), "BEGIN");
+}
+
+/* Abandons the current transaction (or, in a group, the operation's
+ * savepoint). Errors are logged but not returned: the caller is already on
+ * an error (or "not found") path. */
+static void tx_rollback(vn_store_t *st)
+{
+    if (sqlite3_get_autocommit(st->db)) return; /* SQLite already rolled back */
+    if (st->group) {
+        sqlite3_stmt *s = stmt_get(st, S_ROLLBACK_TO);
+        if (sqlite3_step(s) != SQLITE_DONE) db_fail(st, "ROLLBACK TO");
+        stmt_done(s);
+        s = stmt_get(st, S_RELEASE);
+        if (sqlite3_step(s) != SQLITE_DONE) db_fail(st, "RELEASE");
+        stmt_done(s);
+        return;
+    }
+    sqlite3_stmt *s = stmt_get(st, S_ROLLBACK);
+    if (sqlite3_step(s) != SQLITE_DONE) db_fail(st, "ROLLBACK");
+    stmt_done(s);
 }
 
 /* On failure the transaction is rolled back (if SQLite left it open). */
 static int tx_commit(vn_store_t *st)
 {
+    if (st->group) {
+        if (stmt_exec(st, stmt_get(st, S_RELEASE), "RELEASE") == 0) return 0;
+        tx_rollback(st);
+        return -1;
+    }
     if (stmt_exec(st, stmt_get(st, S_COMMIT), "COMMIT") == 0) return 0;
     if (!sqlite3_get_autocommit(st->db)) {
         sqlite3_stmt *s = stmt_get(st, S_ROLLBACK);
@@ -433,16 +470,6 @@ static int tx_commit(vn_store_t *st)
         stmt_done(s);
     }
     return -1;
-}
-
-/* Abandons the current transaction. Errors are logged but not returned: the
- * caller is already on an error (or "not found") path. */
-static void tx_rollback(vn_store_t *st)
-{
-    if (sqlite3_get_autocommit(st->db)) return; /* SQLite already rolled back */
-    sqlite3_stmt *s = stmt_get(st, S_ROLLBACK);
-    if (sqlite3_step(s) != SQLITE_DONE) db_fail(st, "ROLLBACK");
-    stmt_done(s);
 }
 
 /* Runs SQL text without parameters (pragmas, migrations). */
@@ -1253,8 +1280,8 @@ static int archive_total(vn_store_t *st, const char *owner, const char *with, in
     int r = seq_one(st, range_stmt(st, S_ARC_SEQ_ASC, S_ARC_SEQ_ASC_W, owner, with, lo, hi, 1),
                     &first, "archive first");
     if (r != 0) return r < 0 ? -1 : 0;
-    r = seq_one(st, range_stmt(st, S_ARC_SEQ_DESC, S_ARC_SEQ_DESC_W, owner, with, lo, hi, 1),
-                &last, "archive last");
+    r = seq_one(st, range_stmt(st, S_ARC_SEQ_DESC, S_ARC_SEQ_DESC_W, owner, with, lo, hi, 1), &last,
+                "archive last");
     if (r != 0) return -1; /* a row was just there in the same snapshot */
     int64_t pos[2];
     int64_t seqs[2] = {first, last};
@@ -1381,8 +1408,8 @@ int vn_store_archive_query(vn_store_t *st, const char *owner, const vn_archive_q
     } else {
         /* Walk back max + 1 index entries: the max-th is the page's oldest
          * row; the one more tells whether anything lies before it. */
-        sqlite3_stmt *s = range_stmt(st, S_ARC_SEQ_DESC, S_ARC_SEQ_DESC_W, owner, with, lo, hi,
-                                     max + 1);
+        sqlite3_stmt *s =
+            range_stmt(st, S_ARC_SEQ_DESC, S_ARC_SEQ_DESC_W, owner, with, lo, hi, max + 1);
         int64_t oldest = 0, seen = 0;
         int rc;
         while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -1553,6 +1580,33 @@ int vn_store_block_remove(vn_store_t *st, const char *owner, const char *jid)
     bind_text(s, 1, owner);
     if (jid) bind_text(s, 2, jid);
     return stmt_exec(st, s, "block remove");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Group commit                                                               */
+/* ------------------------------------------------------------------------ */
+
+int vn_store_group_begin(vn_store_t *st)
+{
+    GUARD(st);
+    if (st->group) return -1;
+    if (stmt_exec(st, stmt_get(st, S_BEGIN), "BEGIN group") != 0) return -1;
+    st->group = 1;
+    return 0;
+}
+
+int vn_store_group_commit(vn_store_t *st)
+{
+    GUARD(st);
+    if (!st->group) return -1;
+    st->group = 0;
+    if (stmt_exec(st, stmt_get(st, S_COMMIT), "COMMIT group") == 0) return 0;
+    if (!sqlite3_get_autocommit(st->db)) {
+        sqlite3_stmt *s = stmt_get(st, S_ROLLBACK);
+        sqlite3_step(s);
+        stmt_done(s);
+    }
+    return -1;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -108,6 +108,13 @@ void vn_features_each(void (*cb)(const char *feature, void *ud), void *ud)
             cb(*f, ud);
 }
 
+void vn_account_features_each(void (*cb)(const char *feature, void *ud), void *ud)
+{
+    for (int i = 0; vn_builtin_modules[i]; i++)
+        for (const char *const *f = vn_builtin_modules[i]->account_features; f && *f; f++)
+            cb(*f, ud);
+}
+
 const char *vn_stream_features_xml(void)
 {
     return stream_features.data ? stream_features.data : "";

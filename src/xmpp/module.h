@@ -94,6 +94,9 @@ typedef struct vn_module {
     const vn_hook_t *hooks;          /* terminated by {VN_HOOK_COUNT} */
     int (*init)(vn_server_t *srv);   /* may be NULL; nonzero = fatal */
     void (*fini)(vn_server_t *srv);  /* may be NULL */
+    /* disco#info features of every local account's bare JID (XEP-0030,
+     * e.g. urn:xmpp:mam:2 for XEP-0313), NULL-terminated; may be NULL */
+    const char *const *account_features;
 } vn_module_t;
 
 /* The modules compiled in (src/mod/registry.c), NULL-terminated. */
@@ -109,6 +112,8 @@ vn_result_t vn_hook_run_counted(vn_server_t *srv, vn_hook_id_t id, void *ctx, in
 const vn_iq_handler_t *vn_iq_find(const char *type, const char *ns, int target);
 /* Iterates all advertised disco features. */
 void vn_features_each(void (*cb)(const char *feature, void *ud), void *ud);
+/* Iterates the features advertised for a local account's bare JID. */
+void vn_account_features_each(void (*cb)(const char *feature, void *ud), void *ud);
 /* Concatenation of every module's stream_features. */
 const char *vn_stream_features_xml(void);
 /* A per-user / per-session slot index for a module's own data. */

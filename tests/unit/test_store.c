@@ -874,7 +874,8 @@ static void test_archive_filters(void **state)
     assert_int_equal(pg.total, 0);
 
     /* refused: duplicate id, unknown owner, missing with, negative max */
-    assert_int_equal(vn_store_archive_append(st, OWNER, "a3", 9999, "x@example.org", "<m/>", 4), -1);
+    assert_int_equal(vn_store_archive_append(st, OWNER, "a3", 9999, "x@example.org", "<m/>", 4),
+                     -1);
     assert_int_equal(
         vn_store_archive_append(st, "ghost@example.org", "g1", 1, "x@example.org", "<m/>", 4), -1);
     assert_int_equal(vn_store_archive_append(st, OWNER, "n1", 1, NULL, "<m/>", 4), -1);
@@ -981,8 +982,8 @@ static void test_archive_paging_3000(void **state)
     char before[16] = "";
     pages = 0;
     for (;;) {
-        vn_archive_query_t q = {.max = MAX, .last_page = pages == 0,
-                                .before_id = pages ? before : NULL};
+        vn_archive_query_t q = {
+            .max = MAX, .last_page = pages == 0, .before_id = pages ? before : NULL};
         assert_int_equal(arc_query(st, OWNER, &q, &p, &pg), 0);
         assert_int_equal(pg.total, N);
         pages++;
@@ -1036,8 +1037,8 @@ static void test_archive_paging_3000(void **state)
     int count = 0;
     next = 3;
     for (int first = 1;; first = 0) {
-        q = (vn_archive_query_t){.max = 40, .with = "c3@example.org",
-                                 .after_id = first ? NULL : after};
+        q = (vn_archive_query_t){
+            .max = 40, .with = "c3@example.org", .after_id = first ? NULL : after};
         assert_int_equal(arc_query(st, OWNER, &q, &p, &pg), 0);
         assert_int_equal(pg.total, (N - 3 + 6) / 7);
         for (int i = 0; i < p.n; i++, next += 7, count++)
@@ -1204,7 +1205,8 @@ static void test_archive_model(void **state)
             if (rnd(2)) q.end_us = 1 + (int64_t)rnd((uint64_t)tmax);
             char a[16], b[16];
             switch (rnd(5)) {
-            case 0: break;
+            case 0:
+                break;
             case 1:
                 q.last_page = 1;
                 break;
@@ -1473,7 +1475,8 @@ static void test_migrate_from_v1(void **state)
 
     /* the new tables work for the old account */
     assert_int_equal(
-        vn_store_archive_append(st, "old@example.org", "x1", 5, "friend@example.org", "<m/>", 4), 0);
+        vn_store_archive_append(st, "old@example.org", "x1", 5, "friend@example.org", "<m/>", 4),
+        0);
     assert_int_equal(vn_store_block_add(st, "old@example.org", "spam@example.org"), 0);
     vn_archive_prefs_t p = {.default_mode = "roster"};
     assert_int_equal(vn_store_archive_prefs_set(st, "old@example.org", &p), 0);
@@ -1497,6 +1500,42 @@ static void test_migrate_from_v1(void **state)
 /* ------------------------------------------------------------------------ */
 /* Account deletion cascades                                                  */
 /* ------------------------------------------------------------------------ */
+
+/* Group commit: operations inside a group are individually atomic (a failed
+ * one does not undo the others), nothing is visible to another connection
+ * before the commit, and everything is after it. */
+static void test_group_commit(void **state)
+{
+    fx_t *fx = *state;
+    fx->st = open_ok(fx);
+    vn_store_t *st = fx->st;
+    add_account(st, "alice@example.org");
+    assert_int_equal(vn_store_group_begin(st), 0);
+    assert_int_equal(vn_store_group_begin(st), -1); /* no nesting */
+    int64_t id;
+    assert_int_equal(vn_store_offline_push(st, "alice@example.org", "<m1/>", 5, &id), 0);
+    vn_roster_item_t it = {.contact = "bob@example.org", .in_roster = 1};
+    uint64_t ver;
+    /* fails alone: the owner has no account */
+    assert_int_equal(vn_store_roster_put(st, "ghost@example.org", &it, &ver), -1);
+    assert_int_equal(vn_store_roster_put(st, "alice@example.org", &it, &ver), 0);
+    assert_int_equal(vn_store_offline_push(st, "alice@example.org", "<m2/>", 5, &id), 0);
+    /* another connection sees nothing yet */
+    char *err = NULL;
+    vn_store_t *other = vn_store_open(fx->dir, &err);
+    assert_non_null(other);
+    int64_t n = -1;
+    assert_int_equal(vn_store_offline_count(other, "alice@example.org", &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(vn_store_group_commit(st), 0);
+    assert_int_equal(vn_store_group_commit(st), -1); /* not in a group */
+    assert_int_equal(vn_store_offline_count(other, "alice@example.org", &n), 0);
+    assert_int_equal(n, 2);
+    vn_roster_item_t got;
+    assert_int_equal(vn_store_roster_get(other, "alice@example.org", "bob@example.org", &got), 0);
+    vn_roster_item_free_fields(&got);
+    vn_store_close(other);
+}
 
 static void test_delete_account_cascades(void **state)
 {
@@ -1810,6 +1849,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_archive_plans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive_prefs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blocklist, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_account_cascades, setup, teardown),
         cmocka_unit_test_setup_teardown(test_durability_self_kill, setup, teardown),
         cmocka_unit_test_setup_teardown(test_durability_killed_mid_stream, setup, teardown),
