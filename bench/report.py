@@ -86,11 +86,20 @@ def main():
     login = {s: rows_of("login", s) for s in srv}
     xc = {r["server"]: r for r in rows if r.get("type") == "crosscheck"}
 
+    # the same N for every server: --chat-main if all have it, else the
+    # largest N that all have
+    common = None
+    for s in srv:
+        ns = {r["users"] for r in flat[s] if r["users"] > 4}
+        common = ns if common is None else common & ns
+    common = common or set()
+    want_n = a.chat_main if a.chat_main in common else (max(common) if common else 0)
+
     def headline_chat(s):
-        rs = [r for r in flat[s] if r["users"] != 2 and r["users"] > 4]
-        if not rs:
+        rs = [r for r in flat[s] if r["users"] > 4]
+        if not rs or not want_n:
             return None
-        want = a.chat_main or max(r["users"] for r in rs)
+        want = want_n
         med = [r for r in rs if r["users"] == want and r["run"] == "median"]
         if med:
             return med[0]

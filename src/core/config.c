@@ -121,6 +121,9 @@ static int on_entry(void *user, const char *section, const char *name, const cha
     } else if (MATCH("c2s", "resume_timeout")) {
         if (parse_long(value, 0, 86400, &n) < 0) goto bad;
         c->resume_timeout = (int)n;
+    } else if (MATCH("archive", "enabled")) {
+        if (parse_bool(value, &b) < 0) goto bad;
+        c->archive_enabled = b;
     } else if (MATCH("archive", "retention_days")) {
         if (parse_long(value, 0, 36500, &n) < 0) goto bad;
         c->archive_retention_days = (int)n;
@@ -169,6 +172,7 @@ int vn_config_load(const char *path, vn_config_t *cfg, char **err)
     cfg->auth_timeout = 60;
     cfg->idle_timeout = 0;
     cfg->max_offline = 1000;
+    cfg->archive_enabled = 1;
     cfg->resume_timeout = 300;
     cfg->allow_plain = 0;
     cfg->scram_iterations = 4096;

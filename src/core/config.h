@@ -28,6 +28,7 @@ typedef struct vn_config {
     int max_offline;
     int resume_timeout; /* XEP-0198: seconds a lost session waits for resumption */
     /* [archive] */
+    int archive_enabled;        /* XEP-0313 archiving on (default) */
     int archive_retention_days; /* XEP-0313: days messages are kept, 0 = forever */
     /* [tls] */
     char *cert;

@@ -32,6 +32,7 @@ struct vn_timer {
     uint64_t due_ms;
     uint32_t heap_index; /* 0: not armed */
     vn_timer_cb cb;
+    void *cb_data; /* for timers not embedded in their owner */
 };
 
 vn_loop_t *vn_loop_new(void);

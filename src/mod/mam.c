@@ -1076,6 +1076,7 @@ static void on_tick(vn_timer_t *t)
 
 static int init(vn_server_t *srv)
 {
+    if (!srv->cfg.archive_enabled) return 1;
     cache = vn_map_new();
     tick_srv = srv;
     expire_now(srv);

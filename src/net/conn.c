@@ -21,7 +21,7 @@ static void update_events(vn_conn_t *c)
 {
     if (c->released || c->io.fd < 0) return;
     uint32_t ev = 0;
-    if (!c->read_paused || c->handshaking) ev |= EPOLLIN;
+    if ((!c->read_paused && !c->throttled) || c->handshaking) ev |= EPOLLIN;
     if ((c->out.len > 0 && !c->handshaking) || c->read_wants_write) ev |= EPOLLOUT;
     if (c->handshaking && SSL_want_write(c->ssl)) ev |= EPOLLOUT;
     vn_io_set(c->loop, &c->io, ev);
@@ -182,7 +182,7 @@ static void read_some(vn_conn_t *c)
 {
     /* A few reads per wake-up, then yield to other connections; level-
      * triggered epoll brings us back for the rest. */
-    for (int i = 0; i < 4 && !c->read_paused && !c->closed && !c->closing; i++) {
+    for (int i = 0; i < 4 && !c->read_paused && !c->throttled && !c->closed && !c->closing; i++) {
         ssize_t n;
         if (c->ssl) {
             ERR_clear_error();
@@ -241,7 +241,7 @@ static void on_io(vn_io_t *io, uint32_t events)
         if (c->closed) return;
     }
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-        if (c->read_paused) {
+        if (c->read_paused || c->throttled) {
             if (events & (EPOLLHUP | EPOLLERR)) report_closed(c, "connection reset");
             return;
         }
@@ -258,7 +258,7 @@ static void on_io(vn_io_t *io, uint32_t events)
 static void resume_read(void *arg)
 {
     vn_conn_t *c = arg;
-    if (c->closed || c->released || c->read_paused) return;
+    if (c->closed || c->released || c->read_paused || c->throttled) return;
     read_some(c);
 }
 
@@ -272,12 +272,22 @@ void vn_conn_pause(vn_conn_t *c, int paused)
     if (!paused && c->ssl && SSL_pending(c->ssl) > 0) vn_loop_defer(c->loop, resume_read, c);
 }
 
+void vn_conn_throttle(vn_conn_t *c, int on)
+{
+    if (c->closed || (int)c->throttled == on) return;
+    c->throttled = on ? 1 : 0;
+    update_events(c);
+    if (!on && !c->read_paused && c->ssl && SSL_pending(c->ssl) > 0)
+        vn_loop_defer(c->loop, resume_read, c);
+}
+
 void vn_conn_close(vn_conn_t *c, const char *reason)
 {
     (void)reason;
     if (c->closed || c->closing) return;
     c->closing = 1;
     c->read_paused = 0;
+    c->throttled = 0;
     if (!c->flush_scheduled) {
         c->flush_scheduled = 1;
         vn_loop_defer(c->loop, do_flush, c);

@@ -47,6 +47,7 @@ struct vn_conn {
     unsigned tls_pending : 1; /* start TLS once the output is flushed */
     unsigned read_wants_write : 1;
     unsigned lingering : 1;   /* output done, waiting for the peer to close */
+    unsigned throttled : 1;   /* reading stopped for back-pressure */
     vn_timer_t linger;
     SSL_CTX *tls_ctx_pending;
     char peer[64];            /* "ip" of the client, for logs and throttling */
@@ -59,6 +60,9 @@ void vn_conn_write(vn_conn_t *c, const void *data, size_t len);
 /* Stops (1) or resumes (0) delivering data; used while a stanza waits for
  * storage or hashing. Resuming re-delivers anything TLS already decrypted. */
 void vn_conn_pause(vn_conn_t *c, int paused);
+/* Stops (1) or resumes (0) reading for back-pressure, independently of
+ * vn_conn_pause(). */
+void vn_conn_throttle(vn_conn_t *c, int on);
 /* Flushes the output, then closes. closed() follows with the reason. */
 void vn_conn_close(vn_conn_t *c, const char *reason);
 /* Frees the fd, SSL object and buffers. Safe to call once, after closed(). */

@@ -638,6 +638,14 @@ static vn_store_t *store_open(const char *data_dir, int target, char **err)
         sqlite3_finalize(s);
     }
     if (exec_sql(st->db, "PRAGMA synchronous = NORMAL", err, st->path) != 0) goto fail;
+    /* Reads through a memory map instead of a pread per page: every message
+     * touches several index pages (archive, offline). The map is file-backed
+     * (shared, reclaimable), unlike a larger private page cache. */
+    if (exec_sql(st->db, "PRAGMA mmap_size = 1073741824", err, st->path) != 0) goto fail;
+    if (exec_sql(st->db, "PRAGMA cache_size = -8192", err, st->path) != 0) goto fail;
+    /* Checkpoints (the only fsyncs in WAL mode with synchronous=NORMAL) every
+     * 64 MiB of WAL rather than 4 MiB: far fewer under a stream of messages. */
+    if (exec_sql(st->db, "PRAGMA wal_autocheckpoint = 16384", err, st->path) != 0) goto fail;
 
     if (migrate(st->db, st->path, target, err) != 0) goto fail;
     if (target < N_MIGRATIONS) return st;

@@ -32,10 +32,30 @@ static int by_priority(const void *a, const void *b)
     return y->hook->priority - x->hook->priority;
 }
 
+/* The modules that are on (init returned 0), in registration order. */
+static const vn_module_t *active[64];
+static int nactive;
+
 int vn_modules_init(vn_server_t *srv)
 {
+    nactive = 0;
     for (int i = 0; vn_builtin_modules[i]; i++) {
         const vn_module_t *m = vn_builtin_modules[i];
+        int r = m->init ? m->init(srv) : 0;
+        if (r < 0) {
+            vn_error("module %s failed to start", m->name);
+            return -1;
+        }
+        if (r > 0) {
+            vn_info("module %s is disabled by the configuration", m->name);
+            continue;
+        }
+        if (nactive == (int)(sizeof(active) / sizeof(active[0]))) abort();
+        active[nactive++] = m;
+        vn_debug("module %s loaded", m->name);
+    }
+    for (int i = 0; i < nactive; i++) {
+        const vn_module_t *m = active[i];
         for (const vn_hook_t *h = m->hooks; h && h->id != VN_HOOK_COUNT; h++) {
             hooks[h->id] = vn_xrealloc(hooks[h->id], sizeof(hook_entry_t) * (size_t)(nhooks[h->id] + 1));
             hooks[h->id][nhooks[h->id]++].hook = h;
@@ -45,21 +65,14 @@ int vn_modules_init(vn_server_t *srv)
     for (int id = 0; id < VN_HOOK_COUNT; id++)
         if (nhooks[id] > 1) qsort(hooks[id], (size_t)nhooks[id], sizeof(hook_entry_t), by_priority);
     vn_buf_cstr(&stream_features);
-    for (int i = 0; vn_builtin_modules[i]; i++) {
-        const vn_module_t *m = vn_builtin_modules[i];
-        if (m->init && m->init(srv) != 0) {
-            vn_error("module %s failed to start", m->name);
-            return -1;
-        }
-        vn_debug("module %s loaded", m->name);
-    }
     return 0;
 }
 
 void vn_modules_fini(vn_server_t *srv)
 {
-    for (int i = 0; vn_builtin_modules[i]; i++)
-        if (vn_builtin_modules[i]->fini) vn_builtin_modules[i]->fini(srv);
+    for (int i = 0; i < nactive; i++)
+        if (active[i]->fini) active[i]->fini(srv);
+    nactive = 0;
     for (int id = 0; id < VN_HOOK_COUNT; id++) {
         free(hooks[id]);
         hooks[id] = NULL;
@@ -92,8 +105,8 @@ vn_result_t vn_hook_run(vn_server_t *srv, vn_hook_id_t id, void *ctx)
 
 const vn_iq_handler_t *vn_iq_find(const char *type, const char *ns, int target)
 {
-    for (int i = 0; vn_builtin_modules[i]; i++) {
-        for (const vn_iq_handler_t *h = vn_builtin_modules[i]->iq; h && h->type; h++) {
+    for (int i = 0; i < nactive; i++) {
+        for (const vn_iq_handler_t *h = active[i]->iq; h && h->type; h++) {
             if ((h->targets & target) && strcmp(h->type, type) == 0 && strcmp(h->ns, ns) == 0)
                 return h;
         }
@@ -103,15 +116,15 @@ const vn_iq_handler_t *vn_iq_find(const char *type, const char *ns, int target)
 
 void vn_features_each(void (*cb)(const char *feature, void *ud), void *ud)
 {
-    for (int i = 0; vn_builtin_modules[i]; i++)
-        for (const char *const *f = vn_builtin_modules[i]->features; f && *f; f++)
+    for (int i = 0; i < nactive; i++)
+        for (const char *const *f = active[i]->features; f && *f; f++)
             cb(*f, ud);
 }
 
 void vn_account_features_each(void (*cb)(const char *feature, void *ud), void *ud)
 {
-    for (int i = 0; vn_builtin_modules[i]; i++)
-        for (const char *const *f = vn_builtin_modules[i]->account_features; f && *f; f++)
+    for (int i = 0; i < nactive; i++)
+        for (const char *const *f = active[i]->account_features; f && *f; f++)
             cb(*f, ud);
 }
 

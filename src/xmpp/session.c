@@ -25,6 +25,7 @@ static const vn_conn_handler_t conn_handler = {on_data, on_tls_ready, on_closed}
 static const vn_xml_callbacks_t xml_callbacks = {on_stream_open, on_stanza, on_stream_close};
 
 static void on_auth_timeout(vn_timer_t *t);
+static void maybe_throttle(vn_session_t *s);
 
 vn_session_t *vn_session_new(vn_server_t *srv, int fd, int direct_tls, const char *peer)
 {
@@ -364,6 +365,7 @@ static void on_data(vn_conn_t *c, const char *data, size_t len)
     vn_xml_status_t st = vn_xml_parser_feed(s->parser, data, len);
     s->in_parser = 0;
     after_parse(s, st);
+    if (s->state == VN_SS_READY) maybe_throttle(s);
     if (s->state == VN_SS_READY && s->srv->cfg.idle_timeout > 0 && !s->closing)
         vn_timer_start(s->srv->loop, &s->timer, (uint64_t)s->srv->cfg.idle_timeout * 1000,
                        on_idle_timer);
@@ -380,6 +382,40 @@ int vn_sessions_trim_idle(vn_server_t *srv, uint64_t idle_ms)
         n += vn_xml_parser_release_idle(s->parser);
     }
     return n;
+}
+
+/* Back-pressure: when storage falls behind (every message may cause
+ * archive and offline writes), stop reading from clients until the queue
+ * drains, instead of letting it grow without bound. */
+#define STORE_QUEUE_HIGH 4000
+#define STORE_QUEUE_LOW 1000
+
+static vn_timer_t throttle_timer;
+static int throttling;
+
+static void throttle_check(vn_timer_t *t)
+{
+    vn_server_t *srv = (vn_server_t *)t->cb_data;
+    if (vn_pool_pending(srv->store_pool) > STORE_QUEUE_LOW) {
+        vn_timer_start(srv->loop, t, 2, throttle_check);
+        return;
+    }
+    throttling = 0;
+    for (vn_session_t *s = srv->all_sessions; s; s = s->next_all)
+        if (s->conn.throttled) vn_conn_throttle(&s->conn, 0);
+}
+
+static void maybe_throttle(vn_session_t *s)
+{
+    vn_server_t *srv = s->srv;
+    if (vn_pool_pending(srv->store_pool) <= STORE_QUEUE_HIGH || s->conn_closed) return;
+    vn_conn_throttle(&s->conn, 1);
+    if (!throttling) {
+        throttling = 1;
+        vn_debug("storage queue above %d jobs: throttling client input", STORE_QUEUE_HIGH);
+        throttle_timer.cb_data = srv;
+        vn_timer_start(srv->loop, &throttle_timer, 2, throttle_check);
+    }
 }
 
 void vn_session_resume(vn_session_t *s)
