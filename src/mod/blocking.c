@@ -9,10 +9,12 @@
  * Enforcement (§5.3), immediate once the block result is sent:
  *   - inbound, before delivery (TO_ACCOUNT): presence dropped silently,
  *     messages and IQ get/set answered with <service-unavailable/>, other
- *     IQs dropped. For an account whose list is not in memory (offline),
- *     the stanzas that would leave a trace (messages for offline storage,
- *     subscription requests, IQs answered on the account's behalf) are
- *     checked against storage first and then routed on;
+ *     IQs dropped. An account without a session keeps its list in a
+ *     bounded cache; when it is not there, the stanzas that would leave a
+ *     trace (messages for offline storage, subscription requests, IQs
+ *     answered on the account's behalf) wait for a storage read and are
+ *     then routed on (a local sender's stream is held meanwhile, as the
+ *     archive module does, so acknowledgements stay behind the writes);
  *   - outbound, from the client (FROM_CLIENT): refused with
  *     <not-acceptable/> + <blocked xmlns='urn:xmpp:blocking:errors'/>;
  *     presence the server sends on the user's behalf (broadcast, probe
@@ -49,10 +51,10 @@ static int bl_slot = -1;
 static void *const MARK = (void *)&bl_slot;
 /* Users whose loaded list is not empty: zero means nothing to enforce. */
 static int nonempty_lists;
-/* A stanza checked against storage and routed on, or an error telling the
- * user a JID is blocked: passes this module's hooks. */
-static const vn_stanza_t *reinjected;
 static unsigned long long push_seq;
+/* A stanza this module let pass after reading a list, or an error telling
+ * the user a JID is blocked: passes this module's hooks. */
+static const vn_stanza_t *resumed;
 
 static blocklist_t *list_of(vn_user_t *u)
 {
@@ -114,7 +116,7 @@ static int in_map(const char *key, void *ud)
 
 static int matches(const blocklist_t *bl, const vn_jid_t *j)
 {
-    if (!bl || !vn_map_size(bl->jids)) return 0;
+    if (!bl || !bl->jids || !vn_map_size(bl->jids)) return 0;
     return each_key(j, in_map, bl->jids);
 }
 
@@ -178,9 +180,10 @@ static void refuse_outbound(vn_server_t *srv, vn_stanza_t *st)
     if (!r) return;
     vn_xnode_t *err = r->node->last_child;
     vn_xnode_add(r->arena, err, NS_BLOCKING_ERRORS, "blocked");
-    reinjected = r; /* from the blocked JID, yet for the user to read */
+    const vn_stanza_t *saved = resumed;
+    resumed = r; /* from the blocked JID, yet for the user to read */
     vn_router_deliver(srv, st->origin, r);
-    reinjected = NULL;
+    resumed = saved;
 }
 
 /* ---- loading at bind ---- */
@@ -231,6 +234,72 @@ static void load_done(vn_work_t *w)
     free(j);
 }
 
+/* ---- lists of accounts without a session ---- */
+
+/* Owner bare JID -> loaded blocklist_t of an account that has no session
+ * (moved here when its last session leaves, or read when a stanza for it
+ * needed the list). Every change goes through an online session, which
+ * uses the user slot; the entry is dropped at bind. Bounded; cleared when
+ * full. Empty lists share one sentinel. */
+static vn_map_t *offline;
+static blocklist_t empty_list = {NULL, 1, NULL, 0};
+#define OFFLINE_MAX 50000
+
+static void offline_free_entry(const char *k, void *v, void *ud)
+{
+    (void)k, (void)ud;
+    blocklist_t *bl = v;
+    if (bl == &empty_list) return;
+    vn_map_free(bl->jids);
+    free(bl);
+}
+
+static void offline_clear(void)
+{
+    if (!offline) return;
+    vn_map_each(offline, offline_free_entry, NULL);
+    vn_map_free(offline);
+    offline = NULL;
+}
+
+static void offline_drop(const char *owner)
+{
+    blocklist_t *bl = offline ? vn_map_del(offline, owner) : NULL;
+    if (bl) offline_free_entry(owner, bl, NULL);
+}
+
+/* Takes ownership of jids. */
+static blocklist_t *offline_put(const char *owner, vn_map_t *jids)
+{
+    if (!offline || vn_map_size(offline) >= OFFLINE_MAX) {
+        offline_clear();
+        offline = vn_map_new();
+    }
+    offline_drop(owner);
+    blocklist_t *bl = &empty_list;
+    if (vn_map_size(jids)) {
+        bl = vn_xcalloc(1, sizeof(*bl));
+        bl->jids = jids;
+        bl->loaded = 1;
+    } else {
+        vn_map_free(jids);
+    }
+    vn_map_put(offline, owner, bl);
+    return bl;
+}
+
+/* The list of a local account when it is in memory: its sessions' copy,
+ * or the offline cache. NULL: unknown (a storage read is needed). */
+static blocklist_t *known_list(vn_server_t *srv, const vn_jid_t *owner)
+{
+    vn_user_t *u = local_user(srv, owner);
+    if (u) return list_of(u);
+    if (!offline || !owner->local) return NULL;
+    char bare[2100];
+    snprintf(bare, sizeof(bare), "%s@%s", owner->local, owner->domain);
+    return vn_map_get(offline, bare);
+}
+
 static vn_result_t on_bind(vn_server_t *srv, void *ctx)
 {
     vn_session_t *s = ctx;
@@ -238,6 +307,7 @@ static vn_result_t on_bind(vn_server_t *srv, void *ctx)
     blocklist_t *bl = u->slot[bl_slot];
     if (bl && bl->loaded) return VN_PASS;
     if (!bl) {
+        offline_drop(u->bare); /* read afresh for the sessions */
         bl = vn_xcalloc(1, sizeof(*bl));
         bl->jids = vn_map_new();
         u->slot[bl_slot] = bl;
@@ -257,69 +327,25 @@ static vn_result_t on_user_gone(vn_server_t *srv, void *ctx)
 {
     (void)srv;
     vn_user_t *u = ctx;
-    blocklist_free(u->slot[bl_slot]);
+    blocklist_t *bl = u->slot[bl_slot];
     u->slot[bl_slot] = NULL;
+    if (bl && bl->loaded && !bl->nwaiting) {
+        /* Still exact: keep it for the stanzas that come while offline. */
+        size_changed(vn_map_size(bl->jids), 0);
+        offline_put(u->bare, bl->jids);
+        bl->jids = NULL;
+        bl->loaded = 0;
+    }
+    blocklist_free(bl);
     return VN_PASS;
 }
 
-/* ---- checking an offline account's list in storage ---- */
+/* ---- reading an offline account's list ---- */
 
-typedef struct check_job {
-    vn_work_t work;
-    vn_server_t *srv;
-    char *owner;
-    vn_stanza_t *st; /* owned copy */
-    vn_buf_t keys;   /* the sender's match keys, NUL-separated */
-    int blocked;
-    int rc;
-} check_job_t;
-
-static int collect_key(const char *key, void *ud)
-{
-    vn_buf_append(ud, key, strlen(key) + 1);
-    return 0;
-}
-
-static void check_cb(const char *jid, void *ud)
-{
-    check_job_t *j = ud;
-    for (size_t off = 0; off < j->keys.len && !j->blocked; off += strlen(j->keys.data + off) + 1)
-        if (!strcmp(j->keys.data + off, jid)) j->blocked = 1;
-}
-
-static void check_work(vn_work_t *w)
-{
-    check_job_t *j = (check_job_t *)w;
-    j->rc = vn_store_block_list(vn_store_of(w), j->owner, check_cb, j);
-}
-
-static void check_done(vn_work_t *w)
-{
-    check_job_t *j = (check_job_t *)w;
-    /* The user may have come online meanwhile: the copy is as fresh. */
-    blocklist_t *bl = list_of(vn_router_user(j->srv, j->owner));
-    int blocked = bl ? matches(bl, &j->st->from) : j->blocked;
-    if (j->rc < 0 && !bl) vn_error("blocklist of %s could not be read; delivering", j->owner);
-    if (blocked) {
-        refuse_inbound(j->srv, j->st);
-    } else {
-        /* Route on exactly as vn_route() would have (this module's hook
-         * runs first, so no earlier hook sees the stanza twice). */
-        reinjected = j->st;
-        if (vn_hook_run(j->srv, VN_HOOK_TO_ACCOUNT, j->st) == VN_PASS)
-            vn_router_to_account(j->srv, j->st);
-        reinjected = NULL;
-    }
-    vn_stanza_free(j->st);
-    vn_buf_free(&j->keys);
-    free(j->owner);
-    free(j);
-}
-
-/* Stanzas to an account without a loaded list that would leave a trace:
- * messages kept for later, subscription changes, and IQs the server
- * answers on the account's behalf. The rest reaches no session anyway
- * (no session of the account is ready before its list is loaded). */
+/* Stanzas to an account without a session that leave a trace: messages
+ * kept for later, subscription changes, and IQs the server answers on the
+ * account's behalf. The rest reaches no session anyway (no session of an
+ * account is ready before its list is loaded). */
 static int needs_check(const vn_stanza_t *st)
 {
     switch (st->kind) {
@@ -334,12 +360,89 @@ static int needs_check(const vn_stanza_t *st)
     }
 }
 
+typedef struct read_job {
+    vn_work_t work;
+    vn_server_t *srv;
+    char *owner;
+    vn_map_t *jids;
+    int rc;
+    vn_stanza_t *st;  /* owned copy; st->origin referenced when from_client */
+    int from_client;  /* continue the FROM_CLIENT chain (else TO_ACCOUNT) */
+    int held;         /* the sender's stream waits: resume it */
+} read_job_t;
+
+
+static void read_work(vn_work_t *w)
+{
+    read_job_t *j = (read_job_t *)w;
+    vn_map_free(j->jids); /* a retried job starts afresh */
+    j->jids = vn_map_new();
+    j->rc = vn_store_block_list(vn_store_of(w), j->owner, load_cb, j->jids);
+}
+
+static void read_done(vn_work_t *w)
+{
+    read_job_t *j = (read_job_t *)w;
+    vn_server_t *srv = j->srv;
+    vn_stanza_t *st = j->st;
+    /* Whatever is in memory now is as fresh as what was read. */
+    blocklist_t *bl = known_list(srv, &st->to);
+    blocklist_t tmp = {j->jids, 1, NULL, 0};
+    if (!bl) {
+        if (j->rc < 0) vn_error("blocklist of %s could not be read; delivering", j->owner);
+        if (j->rc == 0 && !vn_router_user(srv, j->owner)) {
+            bl = offline_put(j->owner, j->jids);
+            j->jids = NULL;
+        } else {
+            bl = &tmp;
+        }
+    }
+    int blocked = matches(bl, &st->from);
+    vn_result_t r = VN_HANDLED;
+    resumed = st;
+    if (blocked) {
+        refuse_inbound(srv, st);
+    } else if (j->from_client) {
+        /* Go on where the stanza stopped: the rest of FROM_CLIENT, then
+         * routing (this module's hooks run first, nothing runs twice). */
+        r = vn_hook_run(srv, VN_HOOK_FROM_CLIENT, st);
+        if (r == VN_PASS) vn_route(srv, st);
+    } else {
+        if (vn_hook_run(srv, VN_HOOK_TO_ACCOUNT, st) == VN_PASS) vn_router_to_account(srv, st);
+    }
+    resumed = NULL;
+    if (j->from_client) {
+        /* A later holder (the archive) resumes the stream itself. */
+        if (j->held && r != VN_HOLD) vn_session_resume(st->origin);
+        vn_session_unref(st->origin);
+    }
+    vn_stanza_free(st);
+    if (j->jids) vn_map_free(j->jids);
+    free(j->owner);
+    free(j);
+}
+
+static void read_submit(vn_server_t *srv, const vn_stanza_t *st, int from_client, int held)
+{
+    read_job_t *j = vn_xcalloc(1, sizeof(*j));
+    j->srv = srv;
+    j->owner = vn_jid_bare_str(&(vn_jid_t){st->to.local, st->to.domain, NULL}, NULL);
+    j->st = stanza_clone(st);
+    j->from_client = from_client;
+    j->held = held;
+    if (from_client) {
+        j->st->origin = st->origin;
+        vn_session_ref(st->origin);
+    }
+    vn_store_submit(srv, &j->work, read_work, read_done);
+}
+
 /* ---- enforcement hooks ---- */
 
 static vn_result_t to_account(vn_server_t *srv, void *ctx)
 {
     vn_stanza_t *st = ctx;
-    if (st == reinjected || !st->from.domain || same_account(&st->from, &st->to) ||
+    if (st == resumed || !st->from.domain || same_account(&st->from, &st->to) ||
         from_own_server(srv, st))
         return VN_PASS;
     /* The sender's list: the user's presence (broadcast, probe answers)
@@ -350,22 +453,18 @@ static vn_result_t to_account(vn_server_t *srv, void *ctx)
         matches(list_of(local_user(srv, &st->from)), &st->to))
         return VN_HANDLED;
     /* The recipient's list. */
-    vn_user_t *u = local_user(srv, &st->to);
-    blocklist_t *bl = u ? u->slot[bl_slot] : NULL;
-    if (bl && bl->loaded) {
+    blocklist_t *bl = known_list(srv, &st->to);
+    if (bl) {
         if (!matches(bl, &st->from)) return VN_PASS;
-        vn_debug("blocking: %s refused a %s from %s", u->bare, st->node->name,
-                 vn_jid_full_str(&st->from, st->arena));
+        vn_debug("blocking: %s@%s refused a %s from %s", st->to.local, st->to.domain,
+                 st->node->name, vn_jid_full_str(&st->from, st->arena));
         refuse_inbound(srv, st);
         return VN_HANDLED;
     }
     if (!needs_check(st)) return VN_PASS;
-    check_job_t *j = vn_xcalloc(1, sizeof(*j));
-    j->srv = srv;
-    j->owner = vn_jid_bare_str(&(vn_jid_t){st->to.local, st->to.domain, NULL}, NULL);
-    j->st = stanza_clone(st);
-    each_key(&j->st->from, collect_key, &j->keys);
-    vn_store_submit(srv, &j->work, check_work, check_done);
+    /* Not from a client of ours (those were read in FROM_CLIENT, with the
+     * stream held): route on once the list is read. */
+    read_submit(srv, st, 0, 0);
     return VN_HANDLED;
 }
 
@@ -373,11 +472,26 @@ static vn_result_t from_client(vn_server_t *srv, void *ctx)
 {
     vn_stanza_t *st = ctx;
     vn_session_t *s = st->origin;
-    if (!nonempty_lists || !s || !s->user || !st->to.domain || same_account(&st->to, &s->jid))
+    if (st == resumed || !s || !s->user || !st->to.domain || same_account(&st->to, &s->jid))
         return VN_PASS;
-    if (!matches(list_of(s->user), &st->to)) return VN_PASS;
-    refuse_outbound(srv, st);
-    return VN_HANDLED;
+    if (nonempty_lists && matches(list_of(s->user), &st->to)) {
+        refuse_outbound(srv, st);
+        return VN_HANDLED;
+    }
+    /* A local recipient whose list is not in memory: read it with the
+     * sender's stream held, so that what the stanza causes (offline
+     * storage, archive) is submitted before anything the client sends
+     * next; XEP-0198 acknowledgements rely on that order (mod/sm.c). */
+    if (st->to.local && needs_check(st) && vn_server_domain_index(srv, st->to.domain) >= 0 &&
+        !known_list(srv, &st->to)) {
+        /* Held here, not with VN_HOLD: that would let the later hooks of
+         * the chain (the archive) see a stanza that may yet be refused. */
+        int held = s->in_parser && s->parser;
+        read_submit(srv, st, 1, held);
+        if (held) vn_xml_parser_suspend(s->parser);
+        return VN_HANDLED;
+    }
+    return VN_PASS;
 }
 
 static vn_result_t on_deliver(vn_server_t *srv, void *ctx)
@@ -385,7 +499,7 @@ static vn_result_t on_deliver(vn_server_t *srv, void *ctx)
     vn_delivery_t *d = ctx;
     vn_stanza_t *st = d->st;
     vn_session_t *s = d->s;
-    if (!nonempty_lists || st == reinjected || !s->user || !st->from.domain ||
+    if (!nonempty_lists || st == resumed || !s->user || !st->from.domain ||
         same_account(&st->from, &s->jid) || from_own_server(srv, st))
         return VN_PASS;
     if (matches(list_of(s->user), &st->from)) return VN_HANDLED;
@@ -782,8 +896,14 @@ static int init(vn_server_t *srv)
     (void)srv;
     bl_slot = vn_slot_alloc();
     nonempty_lists = 0;
-    reinjected = NULL;
+    resumed = NULL;
     return 0;
+}
+
+static void fini(vn_server_t *srv)
+{
+    (void)srv;
+    offline_clear();
 }
 
 static const char *const features[] = {NS_BLOCKING, NULL};
@@ -809,4 +929,5 @@ const vn_module_t vn_mod_blocking = {
     .iq = iq,
     .hooks = hooks,
     .init = init,
+    .fini = fini,
 };

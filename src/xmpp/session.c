@@ -688,11 +688,13 @@ static void handle_client_stanza(vn_session_t *s, vn_xnode_t *node, vn_arena_t *
             return;
         }
     }
-    if (vn_hook_run(s->srv, VN_HOOK_FROM_CLIENT, &st) == VN_HOLD) {
+    vn_result_t r = vn_hook_run(s->srv, VN_HOOK_FROM_CLIENT, &st);
+    if (r == VN_HOLD) {
         vn_xml_parser_suspend(s->parser);
         return;
     }
-    if (st.node) vn_route(s->srv, &st);
+    /* VN_HANDLED: a module took the stanza (presence broadcast, a refusal). */
+    if (r == VN_PASS && st.node) vn_route(s->srv, &st);
 }
 
 static void on_stanza(void *ud, vn_xnode_t *node, vn_arena_t *arena)

@@ -28,13 +28,23 @@ async def sync(c):
     await c.ping_server()
 
 
+async def wait_all(c, preds, what, timeout=5):
+    """Waits until each predicate matched one element, in any order."""
+    left = list(preds)
+    while left:
+        el = await c.wait_for(lambda e: any(p(e) for p in left), timeout, what)
+        left = [p for p in left if not p(el)]
+
+
 async def befriend(observer, contact):
     """observer subscribes to contact's presence; contact approves."""
     observer.send("<presence to=%s type='subscribe'/>" % xattr(bare(contact.jid)))
     await contact.wait_for(is_presence(type_="subscribe", frm=bare(observer.jid)),
                            what="subscription request")
     contact.send("<presence to=%s type='subscribed'/>" % xattr(bare(observer.jid)))
-    await observer.wait_for(is_presence(frm=contact.jid), what="contact's presence after approval")
+    # the approval (after the roster change) and the contact's presence, in any order
+    await wait_all(observer, [is_presence(type_="subscribed", frm=bare(contact.jid)),
+                              is_presence(frm=contact.jid)], "approval and presence")
 
 
 def status_of(el):
@@ -218,7 +228,7 @@ async def test_slixmpp_client_and_session_end_while_holding(ctx):
               (xattr(str(obs.jid)), NS_CHATSTATES))
     peer.send("<presence to=%s/>" % xattr(str(obs.jid)))  # directed presence
     await sync(peer)
-    await obs.quiet(lambda el: el.tag in (q("message"), q("presence")), 0.5)
+    await obs.quiet(lambda el: el.get("from") == peer.jid, 0.5)
     obs.send_raw(ACTIVE)
     await obs.expect(is_presence(frm=peer.jid), what="directed presence after active")
     await obs.expect(lambda el: el.find(q("active", NS_CHATSTATES)) is not None,
