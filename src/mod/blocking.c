@@ -93,7 +93,8 @@ static int each_key(const vn_jid_t *j, int (*fn)(const char *key, void *ud), voi
             sizeof(buf) &&
         (r = fn(buf, ud)))
         return r;
-    if (j->local && (size_t)snprintf(buf, sizeof(buf), "%s@%s", j->local, j->domain) < sizeof(buf) &&
+    if (j->local &&
+        (size_t)snprintf(buf, sizeof(buf), "%s@%s", j->local, j->domain) < sizeof(buf) &&
         (r = fn(buf, ud)))
         return r;
     if (j->resource &&
@@ -370,7 +371,6 @@ typedef struct read_job {
     int from_client;  /* continue the FROM_CLIENT chain (else TO_ACCOUNT) */
     int held;         /* the sender's stream waits: resume it */
 } read_job_t;
-
 
 static void read_work(vn_work_t *w)
 {
@@ -790,7 +790,8 @@ static void change_done(vn_work_t *w)
      * then what the contacts see. */
     vn_session_t *s = j->session;
     if (s && vn_session_alive(s)) {
-        vn_stanza_t *r = j->rc < 0 ? vn_stanza_error_reply(j->request, "wait", "internal-server-error", NULL)
+        vn_stanza_t *r = j->rc < 0 ? vn_stanza_error_reply(j->request, "wait",
+                                                           "internal-server-error", NULL)
                                    : vn_stanza_iq_result(j->request);
         if (r) vn_router_deliver(srv, s, r);
     }
