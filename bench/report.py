@@ -273,8 +273,8 @@ def main():
         md.append(f"- **{s}**: {i.get('version', '?')}. {i.get('notes', '')}. "
                   f"Client saw: {m.get('tls', '?')}, {m.get('sasl', '?')}.")
     md.append("- Same for all: one self-signed ECDSA P-256 certificate, accounts user0… with one "
-              "password, SCRAM-SHA-256 with 4096 iterations and the salt `vestnik-bench-salt` "
-              "(vestnikd: random salt per account, see its line), log level warning, no rate limits "
+              "password, SCRAM-SHA-256 with 4096 iterations and the salt `vestnik-bench-salt`, "
+              "log level warning, no rate limits "
               "or traffic shapers, listen backlog ≥ 1024, no stream management, carbons or archive "
               "on any server.")
     md.append("- The client caches SaltedPassword per (password, salt, iterations), as real clients "

@@ -3,6 +3,9 @@
  *   vestnikctl --config FILE user passwd JID
  *   vestnikctl --config FILE user del JID
  *   vestnikctl --config FILE user list [DOMAIN]
+ * add and passwd accept --salt BASE64 to set the SCRAM salt instead of a
+ * random one (for migrations from another server and for benchmarks that
+ * give every server the same salt). 
  * Accounts are provisioned by administrators; there is no in-band
  * registration. The server may be running: SQLite WAL lets both work. */
 #include <getopt.h>
@@ -25,6 +28,7 @@ static void usage(void)
                     "       vestnikctl --config FILE user passwd JID\n"
                     "       vestnikctl --config FILE user del JID\n"
                     "       vestnikctl --config FILE user list [DOMAIN]\n"
+                    "add and passwd take --salt BASE64 to set the SCRAM salt (default: random).\n"
                     "The password is read from standard input (one line) when it is not a\n"
                     "terminal, otherwise asked for twice without echo.\n");
 }
@@ -104,12 +108,14 @@ static char *account_jid(const vn_config_t *cfg, const char *arg)
 }
 
 static int make_account(const vn_config_t *cfg, const char *jid, const char *password,
-                        vn_account_t *acct)
+                        const uint8_t *salt, size_t salt_len, vn_account_t *acct)
 {
     memset(acct, 0, sizeof(*acct));
     snprintf(acct->jid, sizeof(acct->jid), "%s", jid);
     for (int h = 0; h < VN_SCRAM_NHASH; h++) {
-        acct->scram[h].salt_len = 0;
+        /* salt_len 0 asks vn_scram_derive_keys for a fresh random salt */
+        acct->scram[h].salt_len = salt_len;
+        if (salt_len) memcpy(acct->scram[h].salt, salt, salt_len);
         if (vn_scram_derive_keys((vn_scram_hash_t)h, password, strlen(password),
                                  cfg->scram_iterations, &acct->scram[h]) < 0)
             return -1;
@@ -128,13 +134,17 @@ int main(int argc, char **argv)
     const char *config_path = NULL;
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
+        {"salt", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int c;
-    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+    const char *salt_b64 = NULL;
+    while ((c = getopt_long(argc, argv, "c:s:h", opts, NULL)) != -1) {
         if (c == 'c')
             config_path = optarg;
+        else if (c == 's')
+            salt_b64 = optarg;
         else {
             usage();
             return c == 'h' ? 0 : 2;
@@ -185,8 +195,18 @@ int main(int argc, char **argv)
             fprintf(stderr, "vestnikctl: an empty password is not allowed\n");
             goto out;
         }
+        uint8_t *salt = NULL;
+        size_t salt_len = 0;
+        if (salt_b64 && (vn_base64_decode(salt_b64, strlen(salt_b64), &salt, &salt_len) < 0 ||
+                         salt_len == 0 || salt_len > sizeof(((vn_scram_creds_t *)0)->salt))) {
+            fprintf(stderr, "vestnikctl: --salt must be 1 to 64 bytes in base64\n");
+            free(salt);
+            goto out;
+        }
         vn_account_t acct;
-        if (make_account(&cfg, jid, password, &acct) < 0) {
+        int made = make_account(&cfg, jid, password, salt, salt_len, &acct);
+        free(salt);
+        if (made < 0) {
             fprintf(stderr, "vestnikctl: key derivation failed\n");
             goto out;
         }

@@ -82,3 +82,21 @@ async def test_ctl_while_server_runs(ctx):
     ok(srv, "user", "del", "live@localhost")
     check(not await signs_in(ctx, srv, "live@localhost", "live-2"), "deleted user signed in")
     check(await signs_in(ctx, srv, "keeper@localhost", "pw-keeper"), "other account affected")
+
+
+async def test_ctl_given_salt_is_used(ctx):
+    """--salt sets the SCRAM salt the server then announces (RFC 5802 s=)."""
+    import base64
+    from harness import Scram
+    srv = ctx.server
+    salt = b"vestnik-bench-salt"
+    ok(srv, "--salt", base64.b64encode(salt).decode(), "user", "add", "salty@localhost",
+       input="pw-salty\n")
+    fails(srv, "--salt", "***", "user", "add", "bland@localhost", input="x\n")
+    r = await ctx.raw()
+    await r.secure()
+    sc = Scram("SCRAM-SHA-256", "salty", "pw-salty")
+    el = await r.sasl("SCRAM-SHA-256", sc.first())
+    attrs = dict(kv.split("=", 1) for kv in base64.b64decode(el.text).decode().split(","))
+    check(base64.b64decode(attrs["s"]) == salt, "server-first salt %r" % attrs["s"])
+    check(await signs_in(ctx, srv, "salty@localhost", "pw-salty"), "account with a given salt")
