@@ -193,10 +193,15 @@ void vn_pool_free(vn_pool_t *p)
     /* The threads are gone; done() callbacks may still submit work (a
      * session closing during shutdown saves its state), so run the rest
      * inline until nothing is left. */
-    for (;;) {
+    /* Bounded: a done() that always submits more must not hang shutdown. */
+    for (int round = 0;; round++) {
         run_finished(p);
         vn_work_t *w = q_take_all(&p->todo);
         if (!w) break;
+        if (round == 100000) {
+            vn_error("pool %s: jobs keep coming during shutdown; giving up", p->name);
+            break;
+        }
         while (w) {
             vn_work_t *next = w->next;
             w->work(w);
