@@ -116,9 +116,7 @@ typedef struct flush_job {
 static void collect(int64_t id, const char *xml, size_t len, void *ud)
 {
     flush_job_t *j = ud;
-    uint32_t n = (uint32_t)len;
-    vn_buf_append(&j->out, &n, sizeof(n)); /* [length][stanza]... */
-    vn_buf_append(&j->out, xml, len);
+    vn_stanza_list_append(&j->out, xml, len);
     j->last_id = id;
     j->count++;
 }
@@ -162,19 +160,7 @@ static void load_done(vn_work_t *w)
         return;
     }
     /* Stored messages first, then whatever arrived meanwhile (held). */
-    vn_buf_t held = s->held;
-    s->held = (vn_buf_t)VN_BUF_INIT;
-    s->output_held = 0;
-    for (size_t off = 0; off + sizeof(uint32_t) <= j->out.len;) {
-        uint32_t n;
-        memcpy(&n, j->out.data + off, sizeof(n));
-        off += sizeof(n);
-        vn_session_send_stanza_raw(s, j->out.data + off, n);
-        off += n;
-    }
-    s->held = held;
-    s->output_held = 1;
-    vn_session_release_output(s);
+    vn_session_release_output_after(s, &j->out);
     vn_info("delivered %d offline message(s) to %s", j->count, s->full);
     /* Delivered to the socket: remove them. (Stream management will move
      * this to the client's acknowledgement.) */

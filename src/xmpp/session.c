@@ -98,34 +98,46 @@ void vn_session_hold_output(vn_session_t *s)
 
 /* Held stanzas are kept as [length][bytes] so that each is still counted
  * as one stanza (XEP-0198) when it is finally written. */
-static void hold_append(vn_session_t *s, const char *xml, size_t len)
+
+void vn_stanza_list_append(vn_buf_t *list, const char *xml, size_t len)
 {
     uint32_t n = (uint32_t)len;
-    vn_buf_append(&s->held, &n, sizeof(n));
-    vn_buf_append(&s->held, xml, len);
+    vn_buf_append(list, &n, sizeof(n));
+    vn_buf_append(list, xml, len);
 }
 
-void vn_session_release_output(vn_session_t *s)
+static void send_list(vn_session_t *s, const vn_buf_t *list)
+{
+    for (size_t off = 0; off + sizeof(uint32_t) <= list->len;) {
+        uint32_t n;
+        memcpy(&n, list->data + off, sizeof(n));
+        off += sizeof(n);
+        vn_session_send_stanza_raw(s, list->data + off, n);
+        off += n;
+    }
+}
+
+void vn_session_release_output_after(vn_session_t *s, const vn_buf_t *first)
 {
     if (!s->output_held) return;
     s->output_held = 0;
     vn_buf_t held = s->held;
     s->held = (vn_buf_t)VN_BUF_INIT;
-    for (size_t off = 0; off + sizeof(uint32_t) <= held.len;) {
-        uint32_t n;
-        memcpy(&n, held.data + off, sizeof(n));
-        off += sizeof(n);
-        vn_session_send_stanza_raw(s, held.data + off, n);
-        off += n;
-    }
+    if (first) send_list(s, first);
+    send_list(s, &held);
     vn_buf_free(&held);
+}
+
+void vn_session_release_output(vn_session_t *s)
+{
+    vn_session_release_output_after(s, NULL);
 }
 
 void vn_session_send_stanza_raw(vn_session_t *s, const char *xml, size_t len)
 {
     if (s->closing) return;
     if (s->output_held) {
-        hold_append(s, xml, len);
+        vn_stanza_list_append(&s->held, xml, len);
         return;
     }
     if (!s->conn_closed) vn_conn_write(&s->conn, xml, len);
@@ -141,8 +153,9 @@ void vn_session_send(vn_session_t *s, const vn_xnode_t *n)
     if (!vn_session_alive(s)) return;
     vn_buf_reset(&send_buf);
     vn_xnode_serialize(n, VN_NS_CLIENT, &send_buf);
-    /* The hooks may serialise again (re-entrancy): hand them a copy only
-     * when the buffer is big; small stanzas are copied cheaply. */
+    /* The hooks (and what they send) may serialise again: take the shared
+     * buffer out while the stanza is in flight, and keep it for reuse
+     * afterwards unless it grew large or a nested send made a new one. */
     vn_buf_t mine = send_buf;
     send_buf = (vn_buf_t)VN_BUF_INIT;
     vn_session_send_stanza_raw(s, mine.data, mine.len);

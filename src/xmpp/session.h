@@ -95,6 +95,11 @@ void vn_session_bind_done(vn_session_t *s);
  * something fetched from storage can be written first, in order. */
 void vn_session_hold_output(vn_session_t *s);
 void vn_session_release_output(vn_session_t *s);
+/* Releases held output, sending the stanzas of `first` before it. */
+void vn_session_release_output_after(vn_session_t *s, const vn_buf_t *first);
+/* A list of serialised stanzas ([length][bytes]...), as held output keeps
+ * them, so that each still counts as one stanza when written. */
+void vn_stanza_list_append(vn_buf_t *list, const char *xml, size_t len);
 
 /* Releases what idle sessions need not hold (their XML parser state);
  * called periodically by the server. Returns how many were trimmed. */
