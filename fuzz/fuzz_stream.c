@@ -86,13 +86,13 @@ static void check_roundtrip(const char *parent_ns, const char *xml, size_t len)
     vn_xml_parser_t *p = vn_xml_parser_new(&lim, &cb, &c);
     vn_buf_t head = VN_BUF_INIT;
     vn_buf_puts(&head, "<s xmlns='");
-    vn_buf_append_xml_escaped(&head, parent_ns, strlen(parent_ns));
+    vn_xml_append_escaped(&head, parent_ns, strlen(parent_ns), 1);
     vn_buf_puts(&head, "'>");
     vn_xml_status_t st = vn_xml_parser_feed(p, head.data, head.len);
     if (st == VN_XML_OK) st = vn_xml_parser_feed(p, xml, len);
     if (st != VN_XML_OK || c.got != 1) {
-        fprintf(stderr, "serialisation does not parse back (%s): %.*s\n",
-                vn_xml_parser_error_text(p), (int)len, xml);
+        fprintf(stderr, "serialisation does not parse back (%s) [default ns '%s']: %.*s\n",
+                vn_xml_parser_error_text(p), parent_ns, (int)len, xml);
         abort();
     }
     vn_buf_free(&head);

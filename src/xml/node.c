@@ -129,7 +129,7 @@ static int ns_equal(const char *a, const char *b)
 /* Escapes markup, and also the whitespace a parser would not give back as
  * is: CR anywhere (XML 1.0 §2.11 turns it into LF), TAB and LF in attribute
  * values (§3.3.3 turns them into spaces). */
-static void append_escaped(vn_buf_t *out, const char *s, size_t n, int attr)
+void vn_xml_append_escaped(vn_buf_t *out, const char *s, size_t n, int attr)
 {
     size_t start = 0;
     for (size_t i = 0; i < n; i++) {
@@ -152,7 +152,7 @@ static void append_escaped(vn_buf_t *out, const char *s, size_t n, int attr)
 static void serialize(const vn_xnode_t *n, const char *parent_ns, vn_buf_t *out)
 {
     if (!n->name) {
-        append_escaped(out, n->text, n->text_len, 0);
+        vn_xml_append_escaped(out, n->text, n->text_len, 0);
         return;
     }
     vn_buf_reserve(out, 64);
@@ -160,7 +160,7 @@ static void serialize(const vn_xnode_t *n, const char *parent_ns, vn_buf_t *out)
     vn_buf_puts(out, n->name);
     if (!ns_equal(n->ns, parent_ns)) {
         vn_buf_puts(out, " xmlns='");
-        if (n->ns) append_escaped(out, n->ns, strlen(n->ns), 1);
+        if (n->ns) vn_xml_append_escaped(out, n->ns, strlen(n->ns), 1);
         vn_buf_append(out, "'", 1);
     }
     int nsattr = 0;
@@ -172,13 +172,13 @@ static void serialize(const vn_xnode_t *n, const char *parent_ns, vn_buf_t *out)
             } else {
                 /* A namespaced attribute outside xml: declare a prefix for it. */
                 vn_buf_printf(out, "xmlns:a%d='", nsattr);
-                append_escaped(out, at->ns, strlen(at->ns), 1);
+                vn_xml_append_escaped(out, at->ns, strlen(at->ns), 1);
                 vn_buf_printf(out, "' a%d:", nsattr++);
             }
         }
         vn_buf_puts(out, at->name);
         vn_buf_append(out, "='", 2);
-        append_escaped(out, at->value, strlen(at->value), 1);
+        vn_xml_append_escaped(out, at->value, strlen(at->value), 1);
         vn_buf_append(out, "'", 1);
     }
     if (!n->children) {

@@ -52,6 +52,11 @@ char *vn_xnode_text(vn_arena_t *a, const vn_xnode_t *n);
 /* Deep copy into another arena. */
 vn_xnode_t *vn_xnode_copy(vn_arena_t *a, const vn_xnode_t *n);
 
+/* Appends s escaped for XML text (attr 0) or an attribute value (attr 1),
+ * with whitespace that XML would normalise written as character
+ * references, so that the value parses back unchanged. */
+void vn_xml_append_escaped(vn_buf_t *out, const char *s, size_t n, int attr);
+
 /* Serialises n. parent_ns is the default namespace in scope where n is
  * written (e.g. "jabber:client" for stanzas on a c2s stream); an xmlns
  * attribute is emitted only where the namespace changes. */
