@@ -127,6 +127,18 @@ static int on_entry(void *user, const char *section, const char *name, const cha
     } else if (MATCH("archive", "retention_days")) {
         if (parse_long(value, 0, 36500, &n) < 0) goto bad;
         c->archive_retention_days = (int)n;
+    } else if (MATCH("muc", "enabled")) {
+        if (parse_bool(value, &b) < 0) goto bad;
+        c->muc_enabled = b;
+    } else if (MATCH("muc", "domain")) {
+        set_str(&c->muc_domain, value);
+        /* [muc] keys end here */
+    } else if (MATCH("pubsub", "enabled")) {
+        if (parse_bool(value, &b) < 0) goto bad;
+        c->pubsub_enabled = b;
+    } else if (MATCH("pubsub", "domain")) {
+        set_str(&c->pubsub_domain, value);
+        /* [pubsub] keys end here */
     } else if (MATCH("tls", "cert")) {
         set_str(&c->cert, value);
     } else if (MATCH("tls", "key")) {
@@ -174,6 +186,8 @@ int vn_config_load(const char *path, vn_config_t *cfg, char **err)
     cfg->max_offline = 1000;
     cfg->archive_enabled = 1;
     cfg->resume_timeout = 300;
+    cfg->muc_enabled = 1;
+    cfg->pubsub_enabled = 1;
     cfg->allow_plain = 0;
     cfg->scram_iterations = 4096;
     cfg->max_failures = 5;
@@ -205,5 +219,7 @@ void vn_config_free(vn_config_t *cfg)
     free(cfg->direct_tls);
     free(cfg->cert);
     free(cfg->key);
+    free(cfg->muc_domain);
+    free(cfg->pubsub_domain);
     memset(cfg, 0, sizeof(*cfg));
 }

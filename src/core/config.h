@@ -30,6 +30,12 @@ typedef struct vn_config {
     /* [archive] */
     int archive_enabled;        /* XEP-0313 archiving on (default) */
     int archive_retention_days; /* XEP-0313: days messages are kept, 0 = forever */
+    /* [muc] XEP-0045 */
+    int muc_enabled;
+    char *muc_domain; /* NULL: conference.<first domain> */
+    /* [pubsub] XEP-0060 service (PEP on accounts is always on) */
+    int pubsub_enabled;
+    char *pubsub_domain; /* NULL: pubsub.<first domain> */
     /* [tls] */
     char *cert;
     char *key;

@@ -50,10 +50,23 @@ static vn_result_t on_info(vn_server_t *srv, vn_stanza_t *st)
     return VN_HANDLED;
 }
 
+static void add_service(const vn_component_t *c, void *ud)
+{
+    feat_ctx_t *f = ud;
+    vn_xnode_t *it = vn_xnode_add(f->a, f->q, NS_ITEMS, "item");
+    vn_xnode_set_attr(f->a, it, "jid", c->domain);
+    vn_xnode_set_attr(f->a, it, "name", c->name);
+}
+
 static vn_result_t on_items(vn_server_t *srv, vn_stanza_t *st)
 {
     vn_stanza_t *r = vn_stanza_iq_result(st);
-    vn_xnode_add(r->arena, r->node, NS_ITEMS, "query");
+    vn_xnode_t *q = vn_xnode_add(r->arena, r->node, NS_ITEMS, "query");
+    /* The server's own items are its services (XEP-0030 §4); an account's
+     * items are left to the modules that own them. */
+    vn_xnode_t *req = vn_xnode_child(st->node, NS_ITEMS, "query");
+    if (!st->to.local && !(req && vn_xnode_attr(req, "node")))
+        vn_components_each(add_service, &(feat_ctx_t){r->arena, q});
     vn_route(srv, r);
     return VN_HANDLED;
 }

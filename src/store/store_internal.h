@@ -12,6 +12,8 @@
  * this way and checks that vn_store_open upgrades it in place. A database
  * already past `version` is left as it is. 0 or -1 with a malloc'd *err. */
 int vn_store_create_at_version(const char *data_dir, int version, char **err);
+/* The schema version this build migrates to. */
+int vn_store_schema_latest(void);
 
 /* Groups the following vn_store_archive_append calls into one transaction
  * (bulk loading in benchmarks; one commit instead of one per row). Only

@@ -28,6 +28,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "store/sqlite_priv.h"
 #include "store/store_internal.h"
 
 /* ------------------------------------------------------------------------ */
@@ -154,6 +155,15 @@ static const char *const k_migrations[] = {
     "  jid TEXT NOT NULL,"
     "  PRIMARY KEY (owner, jid)"
     ") WITHOUT ROWID;",
+
+    /* From here on each protocol area keeps its schema next to its storage
+     * code (store_<area>.c); this table only fixes their order. */
+    /* 3: profiles and private data (vcard-temp, XEP-0049) */
+    vn_store_schema_profile,
+    /* 4: publish-subscribe nodes and items (PEP and the pubsub service) */
+    vn_store_schema_pubsub,
+    /* 5: multi-user chat rooms, affiliations and room archives */
+    vn_store_schema_muc,
 };
 
 #define N_MIGRATIONS ((int)(sizeof(k_migrations) / sizeof(k_migrations[0])))
@@ -337,10 +347,18 @@ static const char *const k_sql[S_COUNT] = {
     [S_BLOCK_DEL_ALL] = "DELETE FROM blocklist WHERE owner = ?1",
 };
 
+/* Statements of the per-area files (store_<area>.c), prepared on first use
+ * and keyed by the address of their SQL text (static strings). */
+#define SQL_CACHE_SLOTS 256
+
 struct vn_store {
     sqlite3 *db;
     char *path;
     sqlite3_stmt *stmt[S_COUNT];
+    struct {
+        const char *sql;
+        sqlite3_stmt *s;
+    } cache[SQL_CACHE_SLOTS];
     /* Set while a caller's callback runs: the callback must not call back into
      * the store, because the statement feeding it (and, for roster_load, a
      * read transaction) is still open. Caught here with a clear message
@@ -687,10 +705,17 @@ void vn_store_close(vn_store_t *st)
     if (!st) return;
     for (int i = 0; i < S_COUNT; i++)
         sqlite3_finalize(st->stmt[i]);
+    for (int i = 0; i < SQL_CACHE_SLOTS; i++)
+        sqlite3_finalize(st->cache[i].s);
     if (st->db && sqlite3_close(st->db) != SQLITE_OK)
         vn_error("store %s: close: %s", st->path, sqlite3_errmsg(st->db));
     free(st->path);
     free(st);
+}
+
+int vn_store_schema_latest(void)
+{
+    return N_MIGRATIONS;
 }
 
 int vn_store_schema_version(vn_store_t *st)
@@ -1616,6 +1641,45 @@ int vn_store_group_commit(vn_store_t *st)
     }
     return -1;
 }
+
+/* ------------------------------------------------------------------------ */
+/* For the per-area files (sqlite_priv.h)                                     */
+/* ------------------------------------------------------------------------ */
+
+sqlite3_stmt *vn_sql_stmt(vn_store_t *st, const char *sql)
+{
+    size_t h = ((uintptr_t)sql >> 3) % SQL_CACHE_SLOTS;
+    for (size_t i = 0; i < SQL_CACHE_SLOTS; i++, h = (h + 1) % SQL_CACHE_SLOTS) {
+        if (st->cache[h].sql == sql) return st->cache[h].s;
+        if (st->cache[h].sql) continue;
+        sqlite3_stmt *s;
+        if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
+            vn_error("store %s: preparing \"%s\": %s", st->path, sql, sqlite3_errmsg(st->db));
+            return NULL;
+        }
+        st->cache[h].sql = sql;
+        st->cache[h].s = s;
+        return s;
+    }
+    vn_error("store %s: statement cache full", st->path);
+    return NULL;
+}
+
+void vn_sql_done(sqlite3_stmt *s) { stmt_done(s); }
+int vn_sql_exec(vn_store_t *st, sqlite3_stmt *s, const char *what) { return stmt_exec(st, s, what); }
+int vn_sql_bind_text(sqlite3_stmt *s, int idx, const char *v) { return bind_text(s, idx, v); }
+int vn_sql_fail(vn_store_t *st, const char *what) { return db_fail(st, what); }
+int vn_sql_tx_begin(vn_store_t *st) { return tx_begin(st); }
+int vn_sql_tx_begin_read(vn_store_t *st) { return tx_begin_read(st); }
+int vn_sql_tx_commit(vn_store_t *st) { return tx_commit(st); }
+void vn_sql_tx_rollback(vn_store_t *st) { tx_rollback(st); }
+int vn_sql_guard(vn_store_t *st, const char *fn)
+{
+    return st->in_callback ? reentry_fail(st, fn) : 0;
+}
+void vn_sql_callback_enter(vn_store_t *st) { st->in_callback = 1; }
+void vn_sql_callback_leave(vn_store_t *st) { st->in_callback = 0; }
+sqlite3 *vn_sql_db(vn_store_t *st) { return st->db; }
 
 /* ------------------------------------------------------------------------ */
 /* Test and benchmark hooks (store_internal.h)                                */

@@ -6,6 +6,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "xmpp/jid.h"
 
 /* Hooks sorted by priority, built once from the module tables. */
 typedef struct hook_entry {
@@ -68,11 +69,56 @@ int vn_modules_init(vn_server_t *srv)
     return 0;
 }
 
+static vn_component_t components[8];
+static int ncomponents;
+
+int vn_component_add(vn_server_t *srv, const char *domain, const char *name, vn_component_fn fn,
+                     void *ud)
+{
+    char *d = NULL;
+    if (!domain || vn_jid_prep_domain(domain, strlen(domain), &d, NULL) < 0) {
+        vn_error("service domain '%s' is not a valid domain name", domain ? domain : "");
+        return -1;
+    }
+    if (vn_server_domain_index(srv, d) >= 0 || vn_component_find(d)) {
+        vn_error("service domain %s is already served", d);
+        free(d);
+        return -1;
+    }
+    if (ncomponents == (int)(sizeof(components) / sizeof(components[0]))) {
+        vn_error("too many service domains");
+        free(d);
+        return -1;
+    }
+    components[ncomponents++] = (vn_component_t){d, vn_xstrdup(name), fn, ud};
+    vn_info("serving %s (%s)", d, name);
+    return 0;
+}
+
+const vn_component_t *vn_component_find(const char *domain)
+{
+    if (!domain) return NULL;
+    for (int i = 0; i < ncomponents; i++)
+        if (strcmp(components[i].domain, domain) == 0) return &components[i];
+    return NULL;
+}
+
+void vn_components_each(void (*cb)(const vn_component_t *c, void *ud), void *ud)
+{
+    for (int i = 0; i < ncomponents; i++)
+        cb(&components[i], ud);
+}
+
 void vn_modules_fini(vn_server_t *srv)
 {
     for (int i = 0; i < nactive; i++)
         if (active[i]->fini) active[i]->fini(srv);
     nactive = 0;
+    for (int i = 0; i < ncomponents; i++) {
+        free(components[i].domain);
+        free(components[i].name);
+    }
+    ncomponents = 0;
     for (int id = 0; id < VN_HOOK_COUNT; id++) {
         free(hooks[id]);
         hooks[id] = NULL;

@@ -119,4 +119,31 @@ const char *vn_stream_features_xml(void);
 /* A per-user / per-session slot index for a module's own data. */
 int vn_slot_alloc(void);
 
+/* ---- services on their own domain (components) ----
+ *
+ * A module that serves a subdomain (XEP-0045 rooms on conference.DOMAIN,
+ * XEP-0060 nodes on pubsub.DOMAIN) registers it from its init(). The router
+ * then hands it every stanza addressed to that domain or to any JID under
+ * it, whatever the kind or type, with 'from' already stamped; the handler
+ * owns the answer (including errors; it must never answer an error with an
+ * error). The stanza is borrowed for the call, like a hook's. What the
+ * service sends goes out through vn_route() with its own JID as 'from'.
+ * The server's disco#items lists registered services (XEP-0030 §4). */
+typedef void (*vn_component_fn)(vn_server_t *srv, vn_stanza_t *st, void *ud);
+
+typedef struct vn_component {
+    char *domain; /* normalised */
+    char *name;   /* human-readable, for disco#items */
+    vn_component_fn fn;
+    void *ud;
+} vn_component_t;
+
+/* Registers a service domain. The domain is normalised (RFC 7622); it must
+ * not be one of the served domains or another service's. 0, or -1 (logged). */
+int vn_component_add(vn_server_t *srv, const char *domain, const char *name, vn_component_fn fn,
+                     void *ud);
+/* The service for a normalised domain, or NULL. */
+const vn_component_t *vn_component_find(const char *domain);
+void vn_components_each(void (*cb)(const vn_component_t *c, void *ud), void *ud);
+
 #endif

@@ -229,6 +229,11 @@ void vn_route(vn_server_t *srv, vn_stanza_t *st)
         }
     }
     if (vn_server_domain_index(srv, st->to.domain) < 0) {
+        const vn_component_t *c = vn_component_find(st->to.domain);
+        if (c) {
+            c->fn(srv, st, c->ud);
+            return;
+        }
         /* No server-to-server yet. */
         if (strcmp(st->type, "error") != 0 && st->kind != VN_PRESENCE)
             vn_route_error(srv, st, "cancel", "remote-server-not-found", NULL);

@@ -28,7 +28,7 @@ typedef struct vn_user vn_user_t;
 typedef struct vn_map vn_map_t;
 typedef struct vn_throttle vn_throttle_t;
 
-#define VN_USER_SLOTS 8
+#define VN_USER_SLOTS 16
 
 /* An account with at least one bound session. Owned by the router; freed
  * when its last session goes (after VN_HOOK_USER_GONE). */

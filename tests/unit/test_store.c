@@ -134,7 +134,7 @@ static void test_open_creates_private_files(void **state)
 {
     fx_t *fx = *state;
     fx->st = open_ok(fx);
-    assert_int_equal(vn_store_schema_version(fx->st), 2);
+    assert_int_equal(vn_store_schema_version(fx->st), vn_store_schema_latest());
 
     struct stat sb;
     assert_int_equal(stat(fx->dir, &sb), 0);
@@ -169,7 +169,7 @@ static void test_open_twice_is_idempotent(void **state)
     vn_store_close(fx->st);
 
     fx->st = open_ok(fx);
-    assert_int_equal(vn_store_schema_version(fx->st), 2);
+    assert_int_equal(vn_store_schema_version(fx->st), vn_store_schema_latest());
     vn_account_t a;
     assert_int_equal(vn_store_account_get(fx->st, "alice@example.org", &a), 0);
     int64_t n = -1;
@@ -1456,7 +1456,7 @@ static void test_migrate_from_v1(void **state)
 
     fx->st = open_ok(fx);
     vn_store_t *st = fx->st;
-    assert_int_equal(vn_store_schema_version(st), 2);
+    assert_int_equal(vn_store_schema_version(st), vn_store_schema_latest());
 
     vn_account_t a;
     assert_int_equal(vn_store_account_get(st, "old@example.org", &a), 0);
@@ -1484,15 +1484,15 @@ static void test_migrate_from_v1(void **state)
 
     /* reopening a version-2 database changes nothing */
     fx->st = open_ok(fx);
-    assert_int_equal(vn_store_schema_version(fx->st), 2);
+    assert_int_equal(vn_store_schema_version(fx->st), vn_store_schema_latest());
     assert_int_equal(raw_count(fx, "SELECT count(*) FROM archive"), 1);
 
     /* the hook never downgrades and refuses unknown versions */
     vn_store_close(fx->st);
     fx->st = NULL;
     assert_int_equal(vn_store_create_at_version(fx->dir, 1, &err), 0);
-    assert_int_equal(raw_count(fx, "PRAGMA user_version"), 2);
-    assert_int_equal(vn_store_create_at_version(fx->dir, 3, &err), -1);
+    assert_int_equal(raw_count(fx, "PRAGMA user_version"), vn_store_schema_latest());
+    assert_int_equal(vn_store_create_at_version(fx->dir, vn_store_schema_latest() + 1, &err), -1);
     assert_non_null(err);
     free(err);
 }
