@@ -1665,21 +1665,54 @@ sqlite3_stmt *vn_sql_stmt(vn_store_t *st, const char *sql)
     return NULL;
 }
 
-void vn_sql_done(sqlite3_stmt *s) { stmt_done(s); }
-int vn_sql_exec(vn_store_t *st, sqlite3_stmt *s, const char *what) { return stmt_exec(st, s, what); }
-int vn_sql_bind_text(sqlite3_stmt *s, int idx, const char *v) { return bind_text(s, idx, v); }
-int vn_sql_fail(vn_store_t *st, const char *what) { return db_fail(st, what); }
-int vn_sql_tx_begin(vn_store_t *st) { return tx_begin(st); }
-int vn_sql_tx_begin_read(vn_store_t *st) { return tx_begin_read(st); }
-int vn_sql_tx_commit(vn_store_t *st) { return tx_commit(st); }
-void vn_sql_tx_rollback(vn_store_t *st) { tx_rollback(st); }
+void vn_sql_done(sqlite3_stmt *s)
+{
+    stmt_done(s);
+}
+int vn_sql_exec(vn_store_t *st, sqlite3_stmt *s, const char *what)
+{
+    return stmt_exec(st, s, what);
+}
+int vn_sql_bind_text(sqlite3_stmt *s, int idx, const char *v)
+{
+    return bind_text(s, idx, v);
+}
+int vn_sql_fail(vn_store_t *st, const char *what)
+{
+    return db_fail(st, what);
+}
+int vn_sql_tx_begin(vn_store_t *st)
+{
+    return tx_begin(st);
+}
+int vn_sql_tx_begin_read(vn_store_t *st)
+{
+    return tx_begin_read(st);
+}
+int vn_sql_tx_commit(vn_store_t *st)
+{
+    return tx_commit(st);
+}
+void vn_sql_tx_rollback(vn_store_t *st)
+{
+    tx_rollback(st);
+}
 int vn_sql_guard(vn_store_t *st, const char *fn)
 {
     return st->in_callback ? reentry_fail(st, fn) : 0;
 }
-void vn_sql_callback_enter(vn_store_t *st) { st->in_callback = 1; }
-void vn_sql_callback_leave(vn_store_t *st) { st->in_callback = 0; }
-sqlite3 *vn_sql_db(vn_store_t *st) { return st->db; }
+void vn_sql_callback_enter(vn_store_t *st)
+{
+    st->in_callback = 1;
+}
+void vn_sql_callback_leave(vn_store_t *st)
+{
+    st->in_callback = 0;
+}
+sqlite3 *vn_sql_db(vn_store_t *st)
+{
+    return st->db;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Test and benchmark hooks (store_internal.h)                                */

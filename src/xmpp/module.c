@@ -58,7 +58,8 @@ int vn_modules_init(vn_server_t *srv)
     for (int i = 0; i < nactive; i++) {
         const vn_module_t *m = active[i];
         for (const vn_hook_t *h = m->hooks; h && h->id != VN_HOOK_COUNT; h++) {
-            hooks[h->id] = vn_xrealloc(hooks[h->id], sizeof(hook_entry_t) * (size_t)(nhooks[h->id] + 1));
+            hooks[h->id] =
+                vn_xrealloc(hooks[h->id], sizeof(hook_entry_t) * (size_t)(nhooks[h->id] + 1));
             hooks[h->id][nhooks[h->id]++].hook = h;
         }
         if (m->stream_features) vn_buf_puts(&stream_features, m->stream_features);

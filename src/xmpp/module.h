@@ -88,12 +88,12 @@ typedef struct vn_hook {
 
 typedef struct vn_module {
     const char *name;
-    const char *const *features;     /* disco#info features, NULL-terminated */
-    const char *stream_features;     /* XML added to post-auth stream features */
-    const vn_iq_handler_t *iq;       /* terminated by {NULL} */
-    const vn_hook_t *hooks;          /* terminated by {VN_HOOK_COUNT} */
-    int (*init)(vn_server_t *srv);   /* may be NULL; 0 on, 1 off by configuration, -1 fatal */
-    void (*fini)(vn_server_t *srv);  /* may be NULL */
+    const char *const *features;    /* disco#info features, NULL-terminated */
+    const char *stream_features;    /* XML added to post-auth stream features */
+    const vn_iq_handler_t *iq;      /* terminated by {NULL} */
+    const vn_hook_t *hooks;         /* terminated by {VN_HOOK_COUNT} */
+    int (*init)(vn_server_t *srv);  /* may be NULL; 0 on, 1 off by configuration, -1 fatal */
+    void (*fini)(vn_server_t *srv); /* may be NULL */
     /* disco#info features of every local account's bare JID (XEP-0030,
      * e.g. urn:xmpp:mam:2 for XEP-0313), NULL-terminated; may be NULL */
     const char *const *account_features;
