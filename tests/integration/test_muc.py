@@ -4,7 +4,7 @@ subject, history, invitations, self-ping, disco, room archives (XEP-0313),
 persistence across a restart, occupants removed when their client goes."""
 import asyncio
 
-from harness import (check, q, stanza_error, is_message, is_presence, new_id, xattr, xesc,
+from harness import (check, q, stanza_error, is_message, is_presence, new_id, options, xattr, xesc,
                      body_of)
 
 SVC = "conference.localhost"
@@ -535,3 +535,108 @@ async def test_slixmpp_plugin(ctx):
     m = await j.wait_for(lambda e: e.tag == q("message") and
                          e.find(q("x", "jabber:x:conference")) is not None)
     check(m.find(q("x", "jabber:x:conference")).get("jid") == "slix@" + SVC, "xep-0249", m)
+
+
+class _Bodies:
+    """Reads a signed-in RawClient's socket without parsing (a large room
+    sends every joiner the presence of everyone) and collects the bodies
+    'fan-NNN' in the order they arrive."""
+
+    def __init__(self, c):
+        self.c = c
+        self.buf = b""
+        self.joined = asyncio.Event()
+        self.got = []
+        self.changed = asyncio.Event()
+
+    async def run(self):
+        import re
+        pat = re.compile(rb"<body>(fan-\d+)</body>")
+        while True:
+            data = await self.c.reader.read(1 << 16)
+            if not data:
+                return
+            self.buf += data
+            if not self.joined.is_set() and b"code='110'" in self.buf:
+                self.joined.set()
+            last = 0
+            for mt in pat.finditer(self.buf):
+                self.got.append(mt.group(1).decode())
+                last = mt.end()
+            self.buf = self.buf[max(last, len(self.buf) - 64):]
+            self.changed.set()
+
+
+@options(timeout=120)
+async def test_large_room_chunked_fanout(ctx):
+    """More occupants than one broadcast chunk (500): every occupant gets
+    every message exactly once and in order, the sender included; another
+    client is answered while the broadcast runs."""
+    n = 620
+    owner = await new_room(ctx, "big", owner="kim", nick="kim")
+    readers, sem = [], asyncio.Semaphore(40)
+
+    async def one(i):
+        async with sem:
+            c = await ctx.raw_session("lea@localhost", "f%d" % i)
+            b = _Bodies(c)
+            readers.append(b)
+            asyncio.ensure_future(b.run())
+            c.send("<presence to='big@%s/n%d'><x xmlns='%s'><history maxstanzas='0'/></x>"
+                   "</presence>" % (SVC, i, NS_MUC))
+            await asyncio.wait_for(b.joined.wait(), 60)
+
+    await asyncio.gather(*(one(i) for i in range(n)))
+    sender = readers[0]
+    want = ["fan-%03d" % j for j in range(30)]
+    sender.c.send("".join("<message to='big@%s' type='groupchat'><body>%s</body></message>"
+                          % (SVC, b) for b in want))
+    other = await session(ctx, "max")
+    await other.ping_server(timeout=10)
+    deadline = asyncio.get_running_loop().time() + 60
+    while any(len(r.got) < len(want) for r in readers):
+        check(asyncio.get_running_loop().time() < deadline,
+              "fan-out incomplete: %d of %d occupants done" %
+              (sum(len(r.got) >= len(want) for r in readers), n))
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.3)
+    for r in readers:
+        check(r.got == want, "%s got %s" % (r.c.label, r.got[:5]))
+    m = await owner.wait_for(is_gc("big", "n0", "fan-029"), timeout=10)
+
+
+NS_SM = "urn:xmpp:sm:3"
+
+
+async def test_stream_management_keeps_groupchat(ctx):
+    """Groupchat copies written raw by the fan-out are counted and kept by
+    XEP-0198: unacknowledged ones come back on resumption, and one sent
+    while the connection is gone is queued for it."""
+    o = await new_room(ctx, "smroom", owner="ned", nick="ned")
+    a = await ctx.raw_session("oli@localhost", "phone", presence=True)
+    a.send("<enable xmlns='%s' resume='true'/>" % NS_SM)
+    en = await a.wait_for(lambda e: e.tag == q("enabled", NS_SM), what="<enabled/>")
+    await join(a, "smroom", "oli")
+    groupchat(o, "smroom", "g1")
+    await a.wait_for(is_gc("smroom", "ned", "g1"))
+    a.abort()
+    await o.wait_for(is_gc("smroom", "ned", "g1"))
+    await asyncio.sleep(0.2)
+    groupchat(o, "smroom", "g2")
+    await o.wait_for(is_gc("smroom", "ned", "g2"))
+    await asyncio.sleep(0.2)
+    n = await ctx.raw(label="raw:oli-resumed")
+    await n.secure()
+    await n.auth_scram("oli", ACCOUNTS["oli@localhost"])
+    await n.open()
+    n.send("<resume xmlns='%s' h='0' previd='%s'/>" % (NS_SM, en.get("id")))
+    el = await n.wait_for(lambda e: e.tag in (q("resumed", NS_SM), q("failed", NS_SM)))
+    check(el.tag == q("resumed", NS_SM), "resume", el)
+    got = []
+    while len(got) < 2:
+        m = await n.wait_for(is_gc("smroom", "ned"))
+        got.append(body_of(m))
+    check(got == ["g1", "g2"], "groupchat after resumption %r" % got)
+    # still an occupant: the room did not see the cut connection
+    groupchat(n, "smroom", "back")
+    await o.wait_for(is_gc("smroom", "oli", "back"))
