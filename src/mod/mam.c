@@ -218,45 +218,11 @@ static int decide_stored(vn_store_t *db, const char *owner, const char *contact,
 
 /* ---- appending ---- */
 
-typedef struct append_job {
-    vn_work_t work;
-    char *owner, *with, *xml;
-    size_t len;
-    char id[VN_MAM_ID_LEN + 1];
-    int64_t ts;
-    int rc;
-} append_job_t;
-
-static void append_work(vn_work_t *w)
-{
-    append_job_t *j = (append_job_t *)w;
-    j->rc =
-        vn_store_archive_append(vn_store_of(w), j->owner, j->id, j->ts, j->with, j->xml, j->len);
-}
-
-static void append_done(vn_work_t *w)
-{
-    append_job_t *j = (append_job_t *)w;
-    /* Fails for an account deleted meanwhile (foreign key): nothing to keep. */
-    if (j->rc < 0) vn_debug("archive: message %s not archived for %s", j->id, j->owner);
-    free(j->owner);
-    free(j->with);
-    free(j->xml);
-    free(j);
-}
-
-/* Takes ownership of xml. */
+/* Takes ownership of xml (mam_query.c). */
 static void submit_append(vn_server_t *srv, const char *owner, const char *with, const char *id,
                           int64_t ts, char *xml, size_t len)
 {
-    append_job_t *j = vn_xcalloc(1, sizeof(*j));
-    j->owner = vn_xstrdup(owner);
-    j->with = vn_xstrdup(with);
-    j->xml = xml;
-    j->len = len;
-    snprintf(j->id, sizeof(j->id), "%s", id);
-    j->ts = ts;
-    vn_store_submit(srv, &j->work, append_work, append_done);
+    vn_mam_submit_append(srv, vn_store_archive_append, owner, with, id, ts, xml, len);
 }
 
 /* The sender's copy: the message as it leaves, under an id of its own. */

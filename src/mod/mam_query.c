@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "core/buf.h"
+#include "core/log.h"
 #include "core/mem.h"
 #include "mod/mam_query.h"
 #include "mod/roster.h"
@@ -148,6 +149,50 @@ void vn_mam_format_stamp(int64_t us, char *out, size_t n)
     gmtime_r(&t, &tm);
     size_t k = strftime(out, n, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(out + k, n - k, ".%06dZ", frac);
+}
+
+/* ---- appending ---- */
+
+typedef struct append_job {
+    vn_work_t work;
+    char *owner, *with, *xml;
+    size_t len;
+    char id[VN_MAM_ID_LEN + 1];
+    int64_t ts;
+    int rc;
+    vn_mam_store_append_fn fn;
+} append_job_t;
+
+static void append_work(vn_work_t *w)
+{
+    append_job_t *j = (append_job_t *)w;
+    j->rc = j->fn(vn_store_of(w), j->owner, j->id, j->ts, j->with, j->xml, j->len);
+}
+
+static void append_done(vn_work_t *w)
+{
+    append_job_t *j = (append_job_t *)w;
+    /* Fails for an account (room) deleted meanwhile (foreign key): nothing
+     * to keep. */
+    if (j->rc < 0) vn_debug("archive: message %s not archived for %s", j->id, j->owner);
+    free(j->owner);
+    free(j->with);
+    free(j->xml);
+    free(j);
+}
+
+void vn_mam_submit_append(vn_server_t *srv, vn_mam_store_append_fn fn, const char *owner,
+                          const char *with, const char *id, int64_t ts, char *xml, size_t len)
+{
+    append_job_t *j = vn_xcalloc(1, sizeof(*j));
+    j->fn = fn;
+    j->owner = vn_xstrdup(owner);
+    j->with = vn_xstrdup(with);
+    j->xml = xml;
+    j->len = len;
+    snprintf(j->id, sizeof(j->id), "%s", id);
+    j->ts = ts;
+    vn_store_submit(srv, &j->work, append_work, append_done);
 }
 
 /* ---- queries (XEP-0313 §4, XEP-0059) ---- */

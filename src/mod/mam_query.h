@@ -32,6 +32,15 @@ typedef int (*vn_mam_store_query_fn)(vn_store_t *st, const char *owner, const vn
                                      void (*cb)(const vn_archive_item_t *it, void *ud), void *ud,
                                      vn_archive_page_t *page);
 
+/* Appends one message to an archive on the storage thread: submitted now,
+ * so that it is stored before anything the client sends later is
+ * acknowledged (XEP-0198 barrier, mod/sm.c). fn is vn_store_archive_append
+ * or its room variant. Takes ownership of xml. */
+typedef int (*vn_mam_store_append_fn)(vn_store_t *st, const char *owner, const char *id,
+                                      int64_t ts_us, const char *with, const char *xml, size_t len);
+void vn_mam_submit_append(vn_server_t *srv, vn_mam_store_append_fn fn, const char *owner,
+                          const char *with, const char *id, int64_t ts, char *xml, size_t len);
+
 /* Answers a <query xmlns='urn:xmpp:mam:2'/> set (XEP-0313 §4): parses the
  * form and RSM, answers errors itself, else reads the page of archive
  * `owner` (a bare JID, also the results' 'from') with fn and sends the

@@ -13,45 +13,13 @@
 #include "store/store_muc.h"
 #include "xmpp/router.h"
 
-typedef struct append_job {
-    vn_work_t work;
-    char *room, *with, *xml;
-    size_t len;
-    char id[VN_MAM_ID_LEN + 1];
-    int64_t ts;
-    int rc;
-} append_job_t;
-
-static void append_work(vn_work_t *w)
-{
-    append_job_t *j = (append_job_t *)w;
-    j->rc =
-        vn_store_muc_archive_append(vn_store_of(w), j->room, j->id, j->ts, j->with, j->xml, j->len);
-}
-
-static void append_done(vn_work_t *w)
-{
-    append_job_t *j = (append_job_t *)w;
-    if (j->rc < 0) vn_debug("muc: message %s not archived in %s", j->id, j->room);
-    free(j->room);
-    free(j->with);
-    free(j->xml);
-    free(j);
-}
-
 void muc_archive_append(muc_room_t *r, const char *id, int64_t ts_us, const char *with,
                         const char *xml, size_t len)
 {
     /* The room row must be written first; muc_room_save() queued it when
      * the room became persistent, and the storage thread is FIFO. */
-    append_job_t *j = vn_xcalloc(1, sizeof(*j));
-    j->room = vn_xstrdup(r->jid);
-    j->with = vn_xstrdup(with);
-    j->xml = vn_xstrndup(xml, len);
-    j->len = len;
-    snprintf(j->id, sizeof(j->id), "%s", id);
-    j->ts = ts_us;
-    vn_store_submit(r->svc->srv, &j->work, append_work, append_done);
+    vn_mam_submit_append(r->svc->srv, vn_store_muc_archive_append, r->jid, with, id, ts_us,
+                         vn_xstrndup(xml, len), len);
 }
 
 void muc_on_mam_iq(muc_room_t *r, vn_stanza_t *st)
