@@ -640,3 +640,43 @@ async def test_stream_management_keeps_groupchat(ctx):
     # still an occupant: the room did not see the cut connection
     groupchat(n, "smroom", "back")
     await o.wait_for(is_gc("smroom", "oli", "back"))
+
+
+@options(config={"muc": {"max_rooms_per_user": 2, "max_occupants": 50}})
+async def test_limits(ctx):
+    """Hostile or careless input gets clear errors: room quota per user,
+    subject, reason and nick lengths, maxusers above the server's limit,
+    and a broken form."""
+    c = await session(ctx, "pam")
+    await join(c, "q1", "p")
+    await join(c, "q2", "p")
+    el = await join(c, "q3", "p", expect="resource-constraint")
+    # leaving a room frees its slot in the quota
+    c.send("<presence to='q2@%s/p' type='unavailable'/>" % SVC)
+    await c.wait_for(is_presence(frm="q2@%s/p" % SVC, type_="unavailable"))
+    await join(c, "q3", "p")
+    await instant(c, "q3")
+    c.send("<message to='q3@%s' type='groupchat'><subject>%s</subject></message>"
+           % (SVC, "s" * 2000))
+    e = await c.wait_for(lambda e: e.tag == q("message") and e.get("type") == "error")
+    check(error_of(e) == "not-acceptable", "subject too long", e)
+    r = await admin(c, "q3", "<item affiliation='member' jid='rob@localhost'><reason>%s</reason>"
+                    "</item>" % ("r" * 600))
+    check(error_of(r) == "not-acceptable", "reason too long", r)
+    r = await configure(c, "q3", maxusers=51)
+    check(error_of(r) == "bad-request", "maxusers above [muc] max_occupants", r)
+    r = await configure(c, "q3", persistentroom="maybe")
+    check(error_of(r) == "bad-request", "not a boolean", r)
+    r = await c.iq("set", "<query xmlns='%s'><x xmlns='%s' type='form'/></query>"
+                   % (NS_MUC_OWNER, NS_DATA), to="q3@" + SVC)
+    check(error_of(r) == "bad-request", "form of the wrong type", r)
+    # groupchat to an occupant JID, chat to the room: bad-request
+    c.send("<message to='q3@%s/p' type='groupchat'><body>x</body></message>" % SVC)
+    e = await c.wait_for(lambda e: e.tag == q("message") and e.get("type") == "error")
+    check(error_of(e) == "bad-request", "groupchat to an occupant", e)
+    c.send("<message to='q3@%s' type='chat'><body>x</body></message>" % SVC)
+    e = await c.wait_for(lambda e: e.tag == q("message") and e.get("type") == "error")
+    check(error_of(e) == "bad-request", "chat to the room", e)
+    # the service itself
+    r = await c.iq("get", "<query xmlns='jabber:iq:version'/>", to=SVC)
+    check(error_of(r) == "service-unavailable", "unknown IQ to the service", r)
