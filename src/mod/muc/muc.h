@@ -43,7 +43,8 @@
 #define MUC_SUBJECT_MAX 1024 /* bytes of a subject */
 #define MUC_TEXT_MAX 1024    /* room name, description, password */
 #define MUC_REASON_MAX 512
-#define MUC_CHUNK 500 /* deliveries per loop turn in a broadcast */
+#define MUC_CHUNK 500        /* deliveries per loop turn in a broadcast */
+#define MUC_PENDING_MAX 1000 /* stanzas waiting for a room to load */
 
 typedef enum { AFF_OUTCAST = -1, AFF_NONE = 0, AFF_MEMBER, AFF_ADMIN, AFF_OWNER } muc_aff_t;
 typedef enum { ROLE_NONE = 0, ROLE_VISITOR, ROLE_PARTICIPANT, ROLE_MODERATOR } muc_role_t;

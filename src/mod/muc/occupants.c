@@ -149,17 +149,30 @@ void muc_occ_remove(muc_occ_t *o, const int *codes, int ncodes, const char *reas
 
 /* Keeps what others should see of a presence: everything but the MUC
  * elements (§7.7). */
+static int kept(const vn_xnode_t *c)
+{
+    if (!c->name) return 0;
+    if (c->ns && (!strcmp(c->ns, NS_MUC) || !strcmp(c->ns, NS_MUC_USER))) return 0;
+    return !(c->ns && !strcmp(c->ns, VN_NS_CLIENT) && !strcmp(c->name, "error"));
+}
+
 static void keep_payload(muc_occ_t *o, const vn_stanza_t *st)
 {
+    const vn_xnode_t *c = st->node->children;
+    while (c && !kept(c))
+        c = c->next;
+    if (!c) {
+        /* A bare presence (the usual case in large rooms) costs nothing. */
+        if (o->pres) vn_arena_free(o->pres);
+        o->pres = NULL;
+        o->payload = NULL;
+        return;
+    }
     if (!o->pres) o->pres = vn_arena_new(512);
     vn_arena_reset(o->pres);
     o->payload = vn_xnode_new(o->pres, VN_NS_CLIENT, "presence");
-    for (vn_xnode_t *c = st->node->children; c; c = c->next) {
-        if (!c->name) continue;
-        if (c->ns && (!strcmp(c->ns, NS_MUC) || !strcmp(c->ns, NS_MUC_USER))) continue;
-        if (c->ns && !strcmp(c->ns, VN_NS_CLIENT) && !strcmp(c->name, "error")) continue;
-        vn_xnode_append(o->payload, vn_xnode_copy(o->pres, c));
-    }
+    for (; c; c = c->next)
+        if (kept(c)) vn_xnode_append(o->payload, vn_xnode_copy(o->pres, c));
 }
 
 static void send_subject(muc_room_t *r, muc_occ_t *o)

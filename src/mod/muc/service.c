@@ -283,6 +283,10 @@ static void on_stanza(vn_server_t *srv, vn_stanza_t *st, void *ud)
     }
     if (r->loading) {
         /* Kept in order until the room is known (room.c). */
+        if (r->npending >= MUC_PENDING_MAX) {
+            muc_error(st, "wait", "resource-constraint", "the room is loading");
+            return;
+        }
         vn_stanza_t *c = stanza_clone(st);
         c->from = st->from;
         c->from.local = st->from.local ? vn_arena_strdup(c->arena, st->from.local) : NULL;
