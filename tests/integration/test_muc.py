@@ -580,6 +580,7 @@ async def test_large_room_chunked_fanout(ctx):
         async with sem:
             c = await ctx.raw_session("lea@localhost", "f%d" % i)
             b = _Bodies(c)
+            b.nick = "n%d" % i
             readers.append(b)
             asyncio.ensure_future(b.run())
             c.send("<presence to='big@%s/n%d'><x xmlns='%s'><history maxstanzas='0'/></x>"
@@ -602,7 +603,7 @@ async def test_large_room_chunked_fanout(ctx):
     await asyncio.sleep(0.3)
     for r in readers:
         check(r.got == want, "%s got %s" % (r.c.label, r.got[:5]))
-    m = await owner.wait_for(is_gc("big", "n0", "fan-029"), timeout=10)
+    m = await owner.wait_for(is_gc("big", sender.nick, "fan-029"), timeout=10)
 
 
 NS_SM = "urn:xmpp:sm:3"

@@ -76,13 +76,25 @@ static void bcast_free(muc_bcast_t *b)
     free(b);
 }
 
+vn_session_t *muc_occ_session(muc_occ_t *o)
+{
+    /* A session that closed (or was taken over by a XEP-0198 resumption)
+     * is looked up again. */
+    if (o->sess && vn_session_alive(o->sess)) return o->sess;
+    if (o->sess) vn_session_unref(o->sess);
+    o->sess = vn_router_session(o->room->svc->srv, &o->rjid);
+    if (o->sess && !vn_session_alive(o->sess)) o->sess = NULL;
+    if (o->sess) vn_session_ref(o->sess);
+    return o->sess;
+}
+
 /* One copy to one occupant. Returns 1 when written. */
 static int deliver(muc_room_t *r, muc_occ_t *o, vn_stanza_t *st, const vn_buf_t *pre,
                    const vn_buf_t *suf)
 {
     vn_server_t *srv = r->svc->srv;
-    vn_session_t *s = vn_router_session(srv, &o->rjid);
-    if (!s || !vn_session_alive(s)) return 0;
+    vn_session_t *s = muc_occ_session(o);
+    if (!s) return 0;
     /* The hooks see the tree addressed to this occupant. */
     vn_xnode_set_attr(st->arena, st->node, "to", o->jid);
     vn_jid_t saved = st->to;

@@ -70,7 +70,7 @@ static long attr_long(const vn_xnode_t *n, const char *name, long dflt)
 void muc_hist_send(muc_room_t *r, muc_occ_t *o, const vn_xnode_t *history)
 {
     if (!r->hist_len) return;
-    vn_session_t *s = vn_router_session(r->svc->srv, &o->rjid);
+    vn_session_t *s = muc_occ_session(o);
     if (!s) return;
     long maxstanzas = attr_long(history, "maxstanzas", r->hist_len);
     long maxchars = attr_long(history, "maxchars", -1);

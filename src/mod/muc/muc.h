@@ -65,12 +65,13 @@ typedef struct muc_service muc_service_t;
 
 typedef struct muc_occ {
     muc_room_t *room;
-    size_t slot;   /* index in room->occ */
-    char *nick;    /* resourcepart (normalised) */
-    char *jid;     /* real full JID */
-    char *jid_esc; /* the same, escaped for an attribute */
-    char *bare;    /* real bare JID */
-    vn_jid_t rjid; /* parsed real JID (malloc'd parts) */
+    size_t slot;        /* index in room->occ */
+    char *nick;         /* resourcepart (normalised) */
+    char *jid;          /* real full JID */
+    char *jid_esc;      /* the same, escaped for an attribute */
+    char *bare;         /* real bare JID */
+    vn_jid_t rjid;      /* parsed real JID (malloc'd parts) */
+    vn_session_t *sess; /* cached session of rjid (referenced), or NULL */
     muc_role_t role;
     vn_arena_t *pres;    /* arena of the presence payload below */
     vn_xnode_t *payload; /* a <presence/> holding show/status/caps..., no muc x */
@@ -176,6 +177,11 @@ void muc_send_to(muc_occ_t *o, vn_stanza_t *st);
 /* A new stanza from the room (or room/nick) with to=placeholder. */
 vn_stanza_t *muc_stanza_new(const char *name, muc_room_t *r, const char *nick);
 void muc_fanout_drop(muc_room_t *r);
+/* The occupant's session, found once through the router and then kept
+ * (referenced) while it lives; NULL when it has none. */
+vn_session_t *muc_occ_session(muc_occ_t *o);
+/* Frees an occupant (already unlinked from its room). */
+void muc_occ_free(muc_occ_t *o);
 
 /* ---- message.c ---- */
 void muc_on_message(muc_room_t *r, vn_stanza_t *st);

@@ -13,6 +13,7 @@
 #include "core/mem.h"
 #include "mod/muc/muc.h"
 #include "xmpp/router.h"
+#include "xmpp/session.h"
 
 muc_occ_t *muc_occ_by_jid(const muc_room_t *r, const vn_jid_t *full)
 {
@@ -117,8 +118,9 @@ void muc_occ_broadcast(muc_occ_t *o, const char *type, const int *codes, int nco
     broadcast_presence(o, type, codes, ncodes, NULL, reason, actor, NULL, 0);
 }
 
-static void occ_free(muc_occ_t *o)
+void muc_occ_free(muc_occ_t *o)
 {
+    if (o->sess) vn_session_unref(o->sess);
     free(o->nick);
     free(o->jid);
     free(o->jid_esc);
@@ -143,7 +145,7 @@ void muc_occ_remove(muc_occ_t *o, const int *codes, int ncodes, const char *reas
     muc_room_t *r = o->room;
     broadcast_presence(o, "unavailable", codes, ncodes, NULL, reason, actor, NULL, 0);
     occ_unlink(o);
-    occ_free(o);
+    muc_occ_free(o);
     muc_room_maybe_gone(r);
 }
 

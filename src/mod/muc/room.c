@@ -108,15 +108,7 @@ void muc_room_ref(muc_room_t *r)
 static void room_free(muc_room_t *r)
 {
     for (size_t i = 0; i < r->nslots; i++) {
-        muc_occ_t *o = r->occ[i];
-        if (!o) continue;
-        free(o->nick);
-        free(o->jid);
-        free(o->jid_esc);
-        free(o->bare);
-        vn_jid_clear(&o->rjid);
-        if (o->pres) vn_arena_free(o->pres);
-        free(o);
+        if (r->occ[i]) muc_occ_free(r->occ[i]);
     }
     free(r->occ);
     for (int i = 0; i < r->npending; i++)
