@@ -132,6 +132,18 @@ static int on_entry(void *user, const char *section, const char *name, const cha
         c->muc_enabled = b;
     } else if (MATCH("muc", "domain")) {
         set_str(&c->muc_domain, value);
+    } else if (MATCH("muc", "max_occupants")) {
+        if (parse_long(value, 1, 1000000, &n) < 0) goto bad;
+        c->muc_max_occupants = (int)n;
+    } else if (MATCH("muc", "history_length")) {
+        if (parse_long(value, 0, 1000, &n) < 0) goto bad;
+        c->muc_history_length = (int)n;
+    } else if (MATCH("muc", "max_history")) {
+        if (parse_long(value, 0, 1000, &n) < 0) goto bad;
+        c->muc_max_history = (int)n;
+    } else if (MATCH("muc", "max_rooms_per_user")) {
+        if (parse_long(value, 0, 1000000, &n) < 0) goto bad;
+        c->muc_max_rooms_per_user = (int)n;
         /* [muc] keys end here */
     } else if (MATCH("pubsub", "enabled")) {
         if (parse_bool(value, &b) < 0) goto bad;
@@ -205,6 +217,10 @@ int vn_config_load(const char *path, vn_config_t *cfg, char **err)
     cfg->archive_enabled = 1;
     cfg->resume_timeout = 300;
     cfg->muc_enabled = 1;
+    cfg->muc_max_occupants = 20000;
+    cfg->muc_history_length = 20;
+    cfg->muc_max_history = 100;
+    cfg->muc_max_rooms_per_user = 100;
     cfg->pubsub_enabled = 1;
     cfg->pubsub_max_payload = 65536;
     cfg->pubsub_max_items = 256;

@@ -33,6 +33,10 @@ typedef struct vn_config {
     /* [muc] XEP-0045 */
     int muc_enabled;
     char *muc_domain; /* NULL: conference.<first domain> */
+    int muc_max_occupants;   /* per room: the default and the highest maxusers */
+    int muc_history_length;  /* default messages kept per room for history on join */
+    int muc_max_history;     /* highest historylength a room may set */
+    int muc_max_rooms_per_user; /* rooms a user may have created and own at once (0: no limit) */
     /* [pubsub] XEP-0060 service (PEP on accounts is always on) */
     int pubsub_enabled;
     char *pubsub_domain; /* NULL: pubsub.<first domain> */

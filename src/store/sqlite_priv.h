@@ -43,6 +43,14 @@ void vn_sql_callback_enter(vn_store_t *st);
 void vn_sql_callback_leave(vn_store_t *st);
 sqlite3 *vn_sql_db(vn_store_t *st);
 
+/* The user archive's append and query (store.h) on the room archive table
+ * muc_archive, whose owner column is the room's bare JID (store_muc.c). */
+int vn_sql_room_archive_append(vn_store_t *st, const char *room, const char *id, int64_t ts_us,
+                               const char *with, const char *xml, size_t len);
+int vn_sql_room_archive_query(vn_store_t *st, const char *room, const vn_archive_query_t *q,
+                              void (*cb)(const vn_archive_item_t *it, void *ud), void *ud,
+                              vn_archive_page_t *page);
+
 /* Schema migrations of the areas, in the order store_sqlite.c applies them.
  * Each is SQL text for sqlite3_exec, run in one transaction. */
 extern const char vn_store_schema_profile[];

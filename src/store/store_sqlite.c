@@ -218,8 +218,29 @@ enum {
     S_BLOCK_ADD,
     S_BLOCK_DEL,
     S_BLOCK_DEL_ALL,
+    /* The room archive (store_muc.c): the statements S_ARC_APPEND..S_ARC_POS
+     * on muc_archive, in the same order (see ARC_STMT). */
+    S_MARC_APPEND,
+    S_MARC_FIND_ID,
+    S_MARC_TS_FIRST,
+    S_MARC_TS_LAST,
+    S_MARC_SEQ_ASC,
+    S_MARC_SEQ_ASC_W,
+    S_MARC_SEQ_DESC,
+    S_MARC_SEQ_DESC_W,
+    S_MARC_PAGE,
+    S_MARC_PAGE_W,
+    S_MARC_POS,
     S_COUNT
 };
+
+/* User archives (archive) and room archives (muc_archive) have the same
+ * layout and invariants and share every statement but the table name: an
+ * archive is selected by the offset of its statements from S_ARC_*. */
+enum { ARC_USERS = 0, ARC_ROOMS = S_MARC_APPEND - S_ARC_APPEND };
+_Static_assert(S_MARC_POS - S_MARC_APPEND == S_ARC_POS - S_ARC_APPEND,
+               "room archive statements must mirror the user archive's");
+#define ARC_STMT(tab, id) ((id) + (tab))
 
 /* First and last statement of the archive (for vn_store_archive_plans). */
 #define S_ARC_FIRST S_ARC_APPEND
@@ -228,6 +249,44 @@ enum {
 #define SCRAM_COLS                                                                                 \
     "sha1_salt, sha1_iterations, sha1_stored_key, sha1_server_key, "                               \
     "sha256_salt, sha256_iterations, sha256_stored_key, sha256_server_key"
+
+/* The archive statements, for a table name T (archive or muc_archive).
+ * See the comments at their uses in k_sql. */
+#define ARC_SQL_APPEND(T)                                                                          \
+    "INSERT INTO " T " (owner, id, ts, with_jid, pos, with_pos, stanza) VALUES (?1, ?2, "          \
+    "max(?3, coalesce((SELECT ts FROM " T " WHERE owner = ?1 ORDER BY seq DESC LIMIT 1), ?3)), "   \
+    "?4, "                                                                                         \
+    "coalesce((SELECT pos FROM " T " WHERE owner = ?1 ORDER BY seq DESC LIMIT 1), 0) + 1, "        \
+    "coalesce((SELECT with_pos FROM " T " WHERE owner = ?1 AND with_jid = ?4 "                     \
+    "ORDER BY seq DESC LIMIT 1), 0) + 1, "                                                         \
+    "?5)"
+#define ARC_SQL_FIND_ID(T) "SELECT seq FROM " T " WHERE owner = ?1 AND id = ?2"
+/* ts is non-decreasing in seq per owner, so the first row at or after
+ * start and the last row at or before end bound the window in seq. */
+#define ARC_SQL_TS_FIRST(T)                                                                        \
+    "SELECT seq FROM " T " WHERE owner = ?1 AND ts >= ?2 ORDER BY ts, seq LIMIT 1"
+#define ARC_SQL_TS_LAST(T)                                                                         \
+    "SELECT seq FROM " T " WHERE owner = ?1 AND ts <= ?2 ORDER BY ts DESC, seq DESC LIMIT 1"
+/* The paging variants: {all, with} x {seq only, full rows}. Parameters
+ * are the same in all: ?1 owner, ?2..?3 inclusive seq range, ?4 LIMIT,
+ * ?5 with. The seq-only ones are answered from the index alone. */
+#define ARC_SQL_SEQ_ASC(T)                                                                         \
+    "SELECT seq FROM " T " WHERE owner = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq LIMIT ?4"
+#define ARC_SQL_SEQ_ASC_W(T)                                                                       \
+    "SELECT seq FROM " T " WHERE owner = ?1 AND with_jid = ?5 "                                    \
+    "AND seq BETWEEN ?2 AND ?3 ORDER BY seq LIMIT ?4"
+#define ARC_SQL_SEQ_DESC(T)                                                                        \
+    "SELECT seq FROM " T " WHERE owner = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq DESC LIMIT ?4"
+#define ARC_SQL_SEQ_DESC_W(T)                                                                      \
+    "SELECT seq FROM " T " WHERE owner = ?1 AND with_jid = ?5 "                                    \
+    "AND seq BETWEEN ?2 AND ?3 ORDER BY seq DESC LIMIT ?4"
+#define ARC_SQL_PAGE(T)                                                                            \
+    "SELECT seq, id, ts, with_jid, stanza FROM " T " "                                             \
+    "WHERE owner = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq LIMIT ?4"
+#define ARC_SQL_PAGE_W(T)                                                                          \
+    "SELECT seq, id, ts, with_jid, stanza FROM " T " "                                             \
+    "WHERE owner = ?1 AND with_jid = ?5 AND seq BETWEEN ?2 AND ?3 ORDER BY seq LIMIT ?4"
+#define ARC_SQL_POS(T) "SELECT pos, with_pos FROM " T " WHERE seq = ?1"
 
 static const char *const k_sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
@@ -291,39 +350,17 @@ static const char *const k_sql[S_COUNT] = {
      * the owner's / the conversation's last row. One statement in autocommit
      * mode, so it reads and appends under the same write lock even when
      * another process appends too. */
-    [S_ARC_APPEND] =
-        "INSERT INTO archive (owner, id, ts, with_jid, pos, with_pos, stanza) VALUES (?1, ?2, "
-        "max(?3, coalesce((SELECT ts FROM archive WHERE owner = ?1 ORDER BY seq DESC LIMIT 1), "
-        "?3)), "
-        "?4, "
-        "coalesce((SELECT pos FROM archive WHERE owner = ?1 ORDER BY seq DESC LIMIT 1), 0) + 1, "
-        "coalesce((SELECT with_pos FROM archive WHERE owner = ?1 AND with_jid = ?4 "
-        "ORDER BY seq DESC LIMIT 1), 0) + 1, "
-        "?5)",
-    [S_ARC_FIND_ID] = "SELECT seq FROM archive WHERE owner = ?1 AND id = ?2",
-    /* ts is non-decreasing in seq per owner, so the first row at or after
-     * start and the last row at or before end bound the window in seq. */
-    [S_ARC_TS_FIRST] = "SELECT seq FROM archive WHERE owner = ?1 AND ts >= ?2 "
-                       "ORDER BY ts, seq LIMIT 1",
-    [S_ARC_TS_LAST] = "SELECT seq FROM archive WHERE owner = ?1 AND ts <= ?2 "
-                      "ORDER BY ts DESC, seq DESC LIMIT 1",
-    /* The paging variants: {all, with} x {seq only, full rows}. Parameters
-     * are the same in all: ?1 owner, ?2..?3 inclusive seq range, ?4 LIMIT,
-     * ?5 with. The seq-only ones are answered from the index alone. */
-    [S_ARC_SEQ_ASC] = "SELECT seq FROM archive WHERE owner = ?1 AND seq BETWEEN ?2 AND ?3 "
-                      "ORDER BY seq LIMIT ?4",
-    [S_ARC_SEQ_ASC_W] = "SELECT seq FROM archive WHERE owner = ?1 AND with_jid = ?5 "
-                        "AND seq BETWEEN ?2 AND ?3 ORDER BY seq LIMIT ?4",
-    [S_ARC_SEQ_DESC] = "SELECT seq FROM archive WHERE owner = ?1 AND seq BETWEEN ?2 AND ?3 "
-                       "ORDER BY seq DESC LIMIT ?4",
-    [S_ARC_SEQ_DESC_W] = "SELECT seq FROM archive WHERE owner = ?1 AND with_jid = ?5 "
-                         "AND seq BETWEEN ?2 AND ?3 ORDER BY seq DESC LIMIT ?4",
-    [S_ARC_PAGE] = "SELECT seq, id, ts, with_jid, stanza FROM archive "
-                   "WHERE owner = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq LIMIT ?4",
-    [S_ARC_PAGE_W] = "SELECT seq, id, ts, with_jid, stanza FROM archive "
-                     "WHERE owner = ?1 AND with_jid = ?5 AND seq BETWEEN ?2 AND ?3 "
-                     "ORDER BY seq LIMIT ?4",
-    [S_ARC_POS] = "SELECT pos, with_pos FROM archive WHERE seq = ?1",
+    [S_ARC_APPEND] = ARC_SQL_APPEND("archive"),
+    [S_ARC_FIND_ID] = ARC_SQL_FIND_ID("archive"),
+    [S_ARC_TS_FIRST] = ARC_SQL_TS_FIRST("archive"),
+    [S_ARC_TS_LAST] = ARC_SQL_TS_LAST("archive"),
+    [S_ARC_SEQ_ASC] = ARC_SQL_SEQ_ASC("archive"),
+    [S_ARC_SEQ_ASC_W] = ARC_SQL_SEQ_ASC_W("archive"),
+    [S_ARC_SEQ_DESC] = ARC_SQL_SEQ_DESC("archive"),
+    [S_ARC_SEQ_DESC_W] = ARC_SQL_SEQ_DESC_W("archive"),
+    [S_ARC_PAGE] = ARC_SQL_PAGE("archive"),
+    [S_ARC_PAGE_W] = ARC_SQL_PAGE_W("archive"),
+    [S_ARC_POS] = ARC_SQL_POS("archive"),
     /* One retention batch: the oldest rows (in each owner's order, so always
      * a prefix of it) of the accounts from ?2 on, at most ?3 of them.
      * Walking accounts and seeking (owner, ts) for each costs one seek per
@@ -345,6 +382,17 @@ static const char *const k_sql[S_COUNT] = {
                     "ON CONFLICT (owner, jid) DO NOTHING",
     [S_BLOCK_DEL] = "DELETE FROM blocklist WHERE owner = ?1 AND jid = ?2",
     [S_BLOCK_DEL_ALL] = "DELETE FROM blocklist WHERE owner = ?1",
+    [S_MARC_APPEND] = ARC_SQL_APPEND("muc_archive"),
+    [S_MARC_FIND_ID] = ARC_SQL_FIND_ID("muc_archive"),
+    [S_MARC_TS_FIRST] = ARC_SQL_TS_FIRST("muc_archive"),
+    [S_MARC_TS_LAST] = ARC_SQL_TS_LAST("muc_archive"),
+    [S_MARC_SEQ_ASC] = ARC_SQL_SEQ_ASC("muc_archive"),
+    [S_MARC_SEQ_ASC_W] = ARC_SQL_SEQ_ASC_W("muc_archive"),
+    [S_MARC_SEQ_DESC] = ARC_SQL_SEQ_DESC("muc_archive"),
+    [S_MARC_SEQ_DESC_W] = ARC_SQL_SEQ_DESC_W("muc_archive"),
+    [S_MARC_PAGE] = ARC_SQL_PAGE("muc_archive"),
+    [S_MARC_PAGE_W] = ARC_SQL_PAGE_W("muc_archive"),
+    [S_MARC_POS] = ARC_SQL_POS("muc_archive"),
 };
 
 /* Statements of the per-area files (store_<area>.c), prepared on first use
@@ -1243,8 +1291,8 @@ int vn_store_offline_count(vn_store_t *st, const char *owner, int64_t *count)
  * when vestnikctl runs retention) wait at most one batch. */
 #define ARCHIVE_EXPIRE_BATCH 1000
 
-int vn_store_archive_append(vn_store_t *st, const char *owner, const char *id, int64_t ts_us,
-                            const char *with, const char *xml, size_t len)
+static int archive_append(vn_store_t *st, int tab, const char *owner, const char *id, int64_t ts_us,
+                          const char *with, const char *xml, size_t len)
 {
     GUARD(st);
     if (!owner || !id || !with || !xml) {
@@ -1257,7 +1305,7 @@ int vn_store_archive_append(vn_store_t *st, const char *owner, const char *id, i
     }
     /* One INSERT in autocommit mode: committed (kill -9 safe) when step
      * returns SQLITE_DONE. A duplicate id violates UNIQUE (owner, id). */
-    sqlite3_stmt *s = stmt_get(st, S_ARC_APPEND);
+    sqlite3_stmt *s = stmt_get(st, ARC_STMT(tab, S_ARC_APPEND));
     bind_text(s, 1, owner);
     bind_text(s, 2, id);
     sqlite3_bind_int64(s, 3, ts_us);
@@ -1282,10 +1330,10 @@ static int seq_one(vn_store_t *st, sqlite3_stmt *s, int64_t *out, const char *wh
 }
 
 /* Binds one of the range statements (same parameter layout for all). */
-static sqlite3_stmt *range_stmt(vn_store_t *st, int id_all, int id_with, const char *owner,
+static sqlite3_stmt *range_stmt(vn_store_t *st, int tab, int id_all, int id_with, const char *owner,
                                 const char *with, int64_t lo, int64_t hi, int64_t limit)
 {
-    sqlite3_stmt *s = stmt_get(st, with ? id_with : id_all);
+    sqlite3_stmt *s = stmt_get(st, ARC_STMT(tab, with ? id_with : id_all));
     bind_text(s, 1, owner);
     sqlite3_bind_int64(s, 2, lo);
     sqlite3_bind_int64(s, 3, hi);
@@ -1294,9 +1342,9 @@ static sqlite3_stmt *range_stmt(vn_store_t *st, int id_all, int id_with, const c
     return s;
 }
 
-static int find_id(vn_store_t *st, const char *owner, const char *id, int64_t *seq)
+static int find_id(vn_store_t *st, int tab, const char *owner, const char *id, int64_t *seq)
 {
-    sqlite3_stmt *s = stmt_get(st, S_ARC_FIND_ID);
+    sqlite3_stmt *s = stmt_get(st, ARC_STMT(tab, S_ARC_FIND_ID));
     bind_text(s, 1, owner);
     bind_text(s, 2, id);
     return seq_one(st, s, seq, "archive find id");
@@ -1305,21 +1353,21 @@ static int find_id(vn_store_t *st, const char *owner, const char *id, int64_t *s
 /* Number of matching items in the inclusive seq window [lo, hi]: by the
  * migration-2 invariant they carry consecutive pos (with_pos for a 'with'
  * query), so the count is last - first + 1, found with two seeks. */
-static int archive_total(vn_store_t *st, const char *owner, const char *with, int64_t lo,
+static int archive_total(vn_store_t *st, int tab, const char *owner, const char *with, int64_t lo,
                          int64_t hi, int64_t *total)
 {
     int64_t first, last;
     *total = 0;
-    int r = seq_one(st, range_stmt(st, S_ARC_SEQ_ASC, S_ARC_SEQ_ASC_W, owner, with, lo, hi, 1),
+    int r = seq_one(st, range_stmt(st, tab, S_ARC_SEQ_ASC, S_ARC_SEQ_ASC_W, owner, with, lo, hi, 1),
                     &first, "archive first");
     if (r != 0) return r < 0 ? -1 : 0;
-    r = seq_one(st, range_stmt(st, S_ARC_SEQ_DESC, S_ARC_SEQ_DESC_W, owner, with, lo, hi, 1), &last,
-                "archive last");
+    r = seq_one(st, range_stmt(st, tab, S_ARC_SEQ_DESC, S_ARC_SEQ_DESC_W, owner, with, lo, hi, 1),
+                &last, "archive last");
     if (r != 0) return -1; /* a row was just there in the same snapshot */
     int64_t pos[2];
     int64_t seqs[2] = {first, last};
     for (int i = 0; i < 2; i++) {
-        sqlite3_stmt *s = stmt_get(st, S_ARC_POS);
+        sqlite3_stmt *s = stmt_get(st, ARC_STMT(tab, S_ARC_POS));
         sqlite3_bind_int64(s, 1, seqs[i]);
         int rc = sqlite3_step(s);
         if (rc == SQLITE_ROW) pos[i] = sqlite3_column_int64(s, with ? 1 : 0);
@@ -1334,13 +1382,13 @@ static int archive_total(vn_store_t *st, const char *owner, const char *with, in
 /* Streams the first max rows of [lo, hi] in seq order to cb; *n gets the
  * number delivered. With probe, one more row is read (not delivered) and
  * *complete tells whether there was none. */
-static int archive_stream(vn_store_t *st, const char *owner, const char *with, int64_t lo,
+static int archive_stream(vn_store_t *st, int tab, const char *owner, const char *with, int64_t lo,
                           int64_t hi, int64_t max, int probe,
                           void (*cb)(const vn_archive_item_t *it, void *ud), void *ud, int *n,
                           int *complete)
 {
     sqlite3_stmt *s =
-        range_stmt(st, S_ARC_PAGE, S_ARC_PAGE_W, owner, with, lo, hi, max + (probe ? 1 : 0));
+        range_stmt(st, tab, S_ARC_PAGE, S_ARC_PAGE_W, owner, with, lo, hi, max + (probe ? 1 : 0));
     int rc;
     *n = 0;
     if (complete) *complete = 1;
@@ -1386,9 +1434,9 @@ static int archive_stream(vn_store_t *st, const char *owner, const char *with, i
  * Every step touches at most max + 1 index entries and max rows, whatever
  * the archive size; all of it runs in one read transaction so the total,
  * the page and `complete` describe the same snapshot. */
-int vn_store_archive_query(vn_store_t *st, const char *owner, const vn_archive_query_t *q,
-                           void (*cb)(const vn_archive_item_t *it, void *ud), void *ud,
-                           vn_archive_page_t *page)
+static int archive_query(vn_store_t *st, int tab, const char *owner, const vn_archive_query_t *q,
+                         void (*cb)(const vn_archive_item_t *it, void *ud), void *ud,
+                         vn_archive_page_t *page)
 {
     GUARD(st);
     memset(page, 0, sizeof(*page));
@@ -1401,28 +1449,28 @@ int vn_store_archive_query(vn_store_t *st, const char *owner, const vn_archive_q
     const char *with = q->with;
     int64_t after = 0, before = 0;
     int r;
-    if (q->after_id && (r = find_id(st, owner, q->after_id, &after)) != 0) goto not_found;
-    if (q->before_id && (r = find_id(st, owner, q->before_id, &before)) != 0) goto not_found;
+    if (q->after_id && (r = find_id(st, tab, owner, q->after_id, &after)) != 0) goto not_found;
+    if (q->before_id && (r = find_id(st, tab, owner, q->before_id, &before)) != 0) goto not_found;
 
     /* The filters' window. seq starts at 1, so 0 and INT64_MAX are open. */
     int64_t lo = 0, hi = INT64_MAX;
     int empty = 0;
     if (q->start_us) {
-        sqlite3_stmt *s = stmt_get(st, S_ARC_TS_FIRST);
+        sqlite3_stmt *s = stmt_get(st, ARC_STMT(tab, S_ARC_TS_FIRST));
         bind_text(s, 1, owner);
         sqlite3_bind_int64(s, 2, q->start_us);
         if ((r = seq_one(st, s, &lo, "archive start")) < 0) goto fail;
         empty |= r == 1;
     }
     if (!empty && q->end_us) {
-        sqlite3_stmt *s = stmt_get(st, S_ARC_TS_LAST);
+        sqlite3_stmt *s = stmt_get(st, ARC_STMT(tab, S_ARC_TS_LAST));
         bind_text(s, 1, owner);
         sqlite3_bind_int64(s, 2, q->end_us);
         if ((r = seq_one(st, s, &hi, "archive end")) < 0) goto fail;
         empty |= r == 1;
     }
     empty |= lo > hi;
-    if (!empty && archive_total(st, owner, with, lo, hi, &page->total) != 0) goto fail;
+    if (!empty && archive_total(st, tab, owner, with, lo, hi, &page->total) != 0) goto fail;
 
     /* The paging window inside it. */
     if (q->after_id && after + 1 > lo) lo = after + 1;
@@ -1435,14 +1483,14 @@ int vn_store_archive_query(vn_store_t *st, const char *owner, const vn_archive_q
         page->complete = 1;
     } else if (!backward) {
         int n;
-        if (archive_stream(st, owner, with, lo, hi, max, 1, cb, ud, &n, &page->complete) != 0)
+        if (archive_stream(st, tab, owner, with, lo, hi, max, 1, cb, ud, &n, &page->complete) != 0)
             goto fail;
         page->count = n;
     } else {
         /* Walk back max + 1 index entries: the max-th is the page's oldest
          * row; the one more tells whether anything lies before it. */
         sqlite3_stmt *s =
-            range_stmt(st, S_ARC_SEQ_DESC, S_ARC_SEQ_DESC_W, owner, with, lo, hi, max + 1);
+            range_stmt(st, tab, S_ARC_SEQ_DESC, S_ARC_SEQ_DESC_W, owner, with, lo, hi, max + 1);
         int64_t oldest = 0, seen = 0;
         int rc;
         while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -1455,7 +1503,7 @@ int vn_store_archive_query(vn_store_t *st, const char *owner, const vn_archive_q
         page->complete = seen <= max;
         if (seen > 0 && max > 0) {
             int n;
-            if (archive_stream(st, owner, with, oldest, hi, max, 0, cb, ud, &n, NULL) != 0)
+            if (archive_stream(st, tab, owner, with, oldest, hi, max, 0, cb, ud, &n, NULL) != 0)
                 goto fail;
             page->count = n;
         }
@@ -1475,6 +1523,33 @@ fail:
     tx_rollback(st);
     memset(page, 0, sizeof(*page));
     return -1;
+}
+
+int vn_store_archive_append(vn_store_t *st, const char *owner, const char *id, int64_t ts_us,
+                            const char *with, const char *xml, size_t len)
+{
+    return archive_append(st, ARC_USERS, owner, id, ts_us, with, xml, len);
+}
+
+int vn_store_archive_query(vn_store_t *st, const char *owner, const vn_archive_query_t *q,
+                           void (*cb)(const vn_archive_item_t *it, void *ud), void *ud,
+                           vn_archive_page_t *page)
+{
+    return archive_query(st, ARC_USERS, owner, q, cb, ud, page);
+}
+
+/* The same on room archives (muc_archive, store_muc.c). */
+int vn_sql_room_archive_append(vn_store_t *st, const char *room, const char *id, int64_t ts_us,
+                               const char *with, const char *xml, size_t len)
+{
+    return archive_append(st, ARC_ROOMS, room, id, ts_us, with, xml, len);
+}
+
+int vn_sql_room_archive_query(vn_store_t *st, const char *room, const vn_archive_query_t *q,
+                              void (*cb)(const vn_archive_item_t *it, void *ud), void *ud,
+                              vn_archive_page_t *page)
+{
+    return archive_query(st, ARC_ROOMS, room, q, cb, ud, page);
 }
 
 /* Retention runs in batches of ARCHIVE_EXPIRE_BATCH rows, each its own
@@ -1734,7 +1809,8 @@ int vn_store_archive_plans(vn_store_t *st,
                            void (*cb)(const char *sql, const char *detail, void *ud), void *ud)
 {
     GUARD(st);
-    for (int i = S_ARC_FIRST; i <= S_ARC_LAST; i++) {
+    for (int i = S_ARC_FIRST; i <= S_MARC_POS; i++) {
+        if (i > S_ARC_LAST && i < S_MARC_APPEND) continue;
         size_t n = strlen(k_sql[i]) + sizeof("EXPLAIN QUERY PLAN ");
         char *sql = vn_xmalloc(n);
         snprintf(sql, n, "EXPLAIN QUERY PLAN %s", k_sql[i]);

@@ -1,0 +1,117 @@
+/* Discussion history (XEP-0045 §7.2.15): the last groupchat messages of a
+ * room, kept in memory in a ring of the room's historylength, replayed to
+ * a joining occupant with XEP-0203 delay stamps before the subject. The
+ * joiner may narrow it with <history maxstanzas/maxchars/seconds/since/>
+ * (maxchars counts the bytes of the stanzas as they are kept). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "mod/mam_query.h"
+#include "mod/muc/muc.h"
+#include "xmpp/session.h"
+#include "xmpp/router.h"
+
+void muc_hist_free(muc_room_t *r)
+{
+    for (int i = 0; i < r->hist_len; i++)
+        free(r->hist[(r->hist_start + i) % r->hist_cap].xml);
+    free(r->hist);
+    r->hist = NULL;
+    r->hist_start = r->hist_len = r->hist_cap = 0;
+}
+
+void muc_hist_resize(muc_room_t *r, int cap)
+{
+    if (cap < 0) cap = 0;
+    if (cap == r->hist_cap) return;
+    muc_hist_t *h = cap ? vn_xcalloc((size_t)cap, sizeof(*h)) : NULL;
+    int keep = r->hist_len < cap ? r->hist_len : cap;
+    int drop = r->hist_len - keep;
+    for (int i = 0; i < r->hist_len; i++) {
+        muc_hist_t *it = &r->hist[(r->hist_start + i) % r->hist_cap];
+        if (i < drop)
+            free(it->xml);
+        else
+            h[i - drop] = *it;
+    }
+    free(r->hist);
+    r->hist = h;
+    r->hist_cap = cap;
+    r->hist_start = 0;
+    r->hist_len = keep;
+}
+
+void muc_hist_add(muc_room_t *r, int64_t ts_us, const char *xml, size_t len)
+{
+    if (!r->hist_cap) return;
+    muc_hist_t *it;
+    if (r->hist_len == r->hist_cap) {
+        it = &r->hist[r->hist_start];
+        free(it->xml);
+        r->hist_start = (r->hist_start + 1) % r->hist_cap;
+    } else {
+        it = &r->hist[(r->hist_start + r->hist_len++) % r->hist_cap];
+    }
+    it->ts_us = ts_us;
+    it->xml = vn_xstrndup(xml, len);
+    it->len = len;
+}
+
+static long attr_long(const vn_xnode_t *n, const char *name, long dflt)
+{
+    const char *v = n ? vn_xnode_attr(n, name) : NULL;
+    if (!v) return dflt;
+    char *end;
+    long x = strtol(v, &end, 10);
+    return *v && !*end && x >= 0 ? x : dflt;
+}
+
+void muc_hist_send(muc_room_t *r, muc_occ_t *o, const vn_xnode_t *history)
+{
+    if (!r->hist_len) return;
+    vn_session_t *s = muc_occ_session(o);
+    if (!s) return;
+    long maxstanzas = attr_long(history, "maxstanzas", r->hist_len);
+    long maxchars = attr_long(history, "maxchars", -1);
+    long seconds = attr_long(history, "seconds", -1);
+    int64_t since = 0;
+    const char *sv = history ? vn_xnode_attr(history, "since") : NULL;
+    if (sv && vn_mam_parse_datetime(sv, &since) < 0) since = 0;
+    if (seconds >= 0) {
+        int64_t t = vn_mam_now_us() - (int64_t)seconds * 1000000;
+        if (t > since) since = t;
+    }
+    /* Walk back from the newest while the limits allow. */
+    int first = r->hist_len;
+    long chars = 0;
+    while (first > 0 && r->hist_len - first < maxstanzas) {
+        const muc_hist_t *it = &r->hist[(r->hist_start + first - 1) % r->hist_cap];
+        if (since && it->ts_us < since) break;
+        if (maxchars >= 0 && chars + (long)it->len > maxchars) break;
+        chars += (long)it->len;
+        first--;
+    }
+    vn_buf_t out = VN_BUF_INIT;
+    for (int i = first; i < r->hist_len; i++) {
+        const muc_hist_t *it = &r->hist[(r->hist_start + i) % r->hist_cap];
+        /* "<message" + to + the rest, with the delay before the end tag. */
+        static const char end_tag[] = "</message>";
+        size_t el = sizeof(end_tag) - 1;
+        if (it->len < 8 + el || memcmp(it->xml, "<message", 8) != 0 ||
+            memcmp(it->xml + it->len - el, end_tag, el) != 0)
+            continue;
+        char stamp[48];
+        vn_mam_format_stamp(it->ts_us, stamp, sizeof(stamp));
+        vn_buf_reset(&out);
+        vn_buf_puts(&out, "<message to='");
+        vn_buf_puts(&out, o->jid_esc);
+        vn_buf_puts(&out, "'");
+        vn_buf_append(&out, it->xml + 8, it->len - 8 - el);
+        vn_buf_puts(&out, "<delay xmlns='" NS_DELAY "' from='");
+        vn_xml_append_escaped(&out, r->jid, strlen(r->jid), 1);
+        vn_buf_printf(&out, "' stamp='%s'/></message>", stamp);
+        vn_session_send_stanza_raw(s, out.data, out.len);
+    }
+    vn_buf_free(&out);
+}
