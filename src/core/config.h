@@ -36,6 +36,10 @@ typedef struct vn_config {
     /* [pubsub] XEP-0060 service (PEP on accounts is always on) */
     int pubsub_enabled;
     char *pubsub_domain; /* NULL: pubsub.<first domain> */
+    /* [profile] vcard-temp (XEP-0054), private XML storage (XEP-0049) */
+    size_t vcard_max_size;   /* serialised <vCard/>, bounded by max_stanza_size */
+    size_t private_max_size; /* one private XML element */
+    int private_max_entries; /* namespaces one account may keep */
     /* [tls] */
     char *cert;
     char *key;
