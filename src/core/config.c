@@ -138,6 +138,24 @@ static int on_entry(void *user, const char *section, const char *name, const cha
         c->pubsub_enabled = b;
     } else if (MATCH("pubsub", "domain")) {
         set_str(&c->pubsub_domain, value);
+    } else if (MATCH("pubsub", "max_payload")) {
+        if (parse_long(value, 256, 16L << 20, &n) < 0) goto bad;
+        c->pubsub_max_payload = (size_t)n;
+    } else if (MATCH("pubsub", "max_items")) {
+        if (parse_long(value, 1, 100000, &n) < 0) goto bad;
+        c->pubsub_max_items = (int)n;
+    } else if (MATCH("pubsub", "max_nodes")) {
+        if (parse_long(value, 1, 100000, &n) < 0) goto bad;
+        c->pubsub_max_nodes = (int)n;
+    } else if (MATCH("pubsub", "service_max_nodes")) {
+        if (parse_long(value, 1, 10000000, &n) < 0) goto bad;
+        c->pubsub_service_nodes = (int)n;
+    } else if (MATCH("pubsub", "create")) {
+        if (!strcmp(value, "local")) c->pubsub_create_local = 1;
+        else if (!strcmp(value, "admins")) c->pubsub_create_local = 0;
+        else goto bad;
+    } else if (MATCH("pubsub", "admins")) {
+        set_str(&c->pubsub_admins, value);
         /* [pubsub] keys end here */
     } else if (MATCH("profile", "vcard_max_size")) {
         if (parse_long(value, 1024, 64L << 20, &n) < 0) goto bad;
@@ -198,6 +216,11 @@ int vn_config_load(const char *path, vn_config_t *cfg, char **err)
     cfg->resume_timeout = 300;
     cfg->muc_enabled = 1;
     cfg->pubsub_enabled = 1;
+    cfg->pubsub_max_payload = 65536;
+    cfg->pubsub_max_items = 256;
+    cfg->pubsub_max_nodes = 100;
+    cfg->pubsub_service_nodes = 100000;
+    cfg->pubsub_create_local = 1;
     cfg->vcard_max_size = 131072;
     cfg->private_max_size = 65536;
     cfg->private_max_entries = 100;
@@ -234,5 +257,6 @@ void vn_config_free(vn_config_t *cfg)
     free(cfg->key);
     free(cfg->muc_domain);
     free(cfg->pubsub_domain);
+    free(cfg->pubsub_admins);
     memset(cfg, 0, sizeof(*cfg));
 }

@@ -36,6 +36,12 @@ typedef struct vn_config {
     /* [pubsub] XEP-0060 service (PEP on accounts is always on) */
     int pubsub_enabled;
     char *pubsub_domain; /* NULL: pubsub.<first domain> */
+    size_t pubsub_max_payload; /* bytes of one item's payload (PEP and service) */
+    int pubsub_max_items;      /* items kept per node when max_items is "max" */
+    int pubsub_max_nodes;      /* PEP nodes per account */
+    int pubsub_service_nodes;  /* nodes on the pubsub service */
+    int pubsub_create_local;   /* any local user may create service nodes (else admins only) */
+    char *pubsub_admins;       /* comma-separated bare JIDs that own every service node */
     /* [profile] vcard-temp (XEP-0054), private XML storage (XEP-0049) */
     size_t vcard_max_size;   /* serialised <vCard/>, bounded by max_stanza_size */
     size_t private_max_size; /* one private XML element */

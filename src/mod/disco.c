@@ -3,6 +3,7 @@
  * §3.2: the server replies on behalf of a bare JID). */
 #include <string.h>
 
+#include "mod/pep.h"
 #include "xmpp/module.h"
 #include "xmpp/router.h"
 
@@ -37,6 +38,10 @@ static vn_result_t on_info(vn_server_t *srv, vn_stanza_t *st)
          * the account itself learns more (no presence leak to others). */
         vn_xnode_set_attr(r->arena, id, "category", "account");
         vn_xnode_set_attr(r->arena, id, "type", "registered");
+        /* XEP-0163 §6.1: every account is a PEP service. */
+        vn_xnode_t *pep = vn_xnode_add(r->arena, q, NS_INFO, "identity");
+        vn_xnode_set_attr(r->arena, pep, "category", "pubsub");
+        vn_xnode_set_attr(r->arena, pep, "type", "pep");
         add_feature(NS_INFO, &(feat_ctx_t){r->arena, q});
         add_feature(NS_ITEMS, &(feat_ctx_t){r->arena, q});
         vn_account_features_each(add_feature, &(feat_ctx_t){r->arena, q});
@@ -60,6 +65,9 @@ static void add_service(const vn_component_t *c, void *ud)
 
 static vn_result_t on_items(vn_server_t *srv, vn_stanza_t *st)
 {
+    /* An account's items are its PEP nodes (XEP-0163 §6). */
+    vn_xnode_t *ireq = vn_xnode_child(st->node, NS_ITEMS, "query");
+    if (st->to.local && !(ireq && vn_xnode_attr(ireq, "node"))) return vn_pep_disco_items(srv, st);
     vn_stanza_t *r = vn_stanza_iq_result(st);
     vn_xnode_t *q = vn_xnode_add(r->arena, r->node, NS_ITEMS, "query");
     /* The server's own items are its services (XEP-0030 §4); an account's
