@@ -143,6 +143,9 @@ typedef struct set_job {
     char *old_hash;
     int rc;
     int changed;
+    /* vn_vcard_set_photo: the vCard as read, and how many rounds ran */
+    char *read;
+    int rounds;
 } set_job_t;
 
 static void set_free(set_job_t *j)
@@ -153,6 +156,7 @@ static void set_free(set_job_t *j)
     free(j->type);
     free(j->binval);
     free(j->old_hash);
+    free(j->read);
     free(j);
 }
 
@@ -230,28 +234,19 @@ static vn_result_t on_set(vn_server_t *srv, vn_stanza_t *st)
 
 /* ---- the photo from elsewhere (XEP-0398 §4) ---- */
 
-/* Reads the vCard, replaces its PHOTO and writes it back, all in one job of
- * the (FIFO) storage thread, so no other change comes in between. */
-static void photo_work(vn_work_t *w)
+/* Read, change, write back: the vCard is read (storage thread), its PHOTO
+ * replaced on the loop thread (XML is only parsed there), and written back
+ * only if the stored vCard is still the one that was read; otherwise (a
+ * client's set came in between) the whole round starts again. */
+#define PHOTO_ROUNDS 5
+enum { PHOTO_RETRY = -2 };
+
+static void photo_submit_read(set_job_t *j);
+
+static void replace_photo(set_job_t *j, const char *old)
 {
-    set_job_t *j = (set_job_t *)w;
-    vn_store_t *store = vn_store_of(w);
-    free(j->old_hash);
-    j->old_hash = NULL;
-    free(j->xml);
-    j->xml = NULL;
-    j->changed = 0;
-    char *old = NULL;
-    j->rc = vn_store_vcard_get(store, j->owner, &old, &j->old_hash);
-    if (j->rc < 0) return;
-    if (j->rc == 1 && !strcmp(j->old_hash, j->hash)) {
-        free(old);
-        j->rc = 0;
-        return; /* already this photo */
-    }
     vn_arena_t *a = vn_arena_new(1024);
     vn_xnode_t *card = old ? vn_profile_parse(a, old, strlen(old)) : NULL;
-    free(old);
     if (!card) card = vn_xnode_new(a, VN_NS_VCARD, "vCard");
     /* Drop every PHOTO, then add the new one. */
     vn_xnode_t *prev = NULL;
@@ -277,18 +272,72 @@ static void photo_work(vn_work_t *w)
         vn_xnode_t *b = vn_xnode_add(a, ph, VN_NS_VCARD, "BINVAL");
         vn_xnode_add_text(a, b, j->binval, strlen(j->binval));
     }
+    free(j->xml);
     j->xml = vn_profile_serialize(card, NULL);
     vn_arena_free(a);
-    j->rc = vn_store_vcard_set(store, j->owner, j->xml, j->hash);
-    if (j->rc == 0) j->changed = strcmp(j->old_hash ? j->old_hash : "", j->hash) != 0;
 }
 
-static void photo_done(vn_work_t *w)
+static void photo_write_work(vn_work_t *w)
 {
     set_job_t *j = (set_job_t *)w;
-    if (j->rc < 0) vn_error("vcard: the photo of %s could not be stored", j->owner);
-    after_store(j);
+    vn_store_t *store = vn_store_of(w);
+    char *cur = NULL;
+    j->rc = vn_store_vcard_get(store, j->owner, &cur, NULL);
+    if (j->rc >= 0) {
+        int same = j->read ? cur && !strcmp(cur, j->read) : !cur;
+        j->rc = same ? vn_store_vcard_set(store, j->owner, j->xml, j->hash) : PHOTO_RETRY;
+    }
+    free(cur);
+}
+
+static void photo_write_done(vn_work_t *w)
+{
+    set_job_t *j = (set_job_t *)w;
+    if (j->rc == PHOTO_RETRY && ++j->rounds < PHOTO_ROUNDS) {
+        photo_submit_read(j);
+        return;
+    }
+    if (j->rc < 0) {
+        vn_error("vcard: the photo of %s could not be stored", j->owner);
+    } else {
+        j->changed = strcmp(j->old_hash ? j->old_hash : "", j->hash) != 0;
+        after_store(j);
+    }
     set_free(j);
+}
+
+static void photo_read_work(vn_work_t *w)
+{
+    set_job_t *j = (set_job_t *)w;
+    free(j->old_hash);
+    free(j->read);
+    j->rc = vn_store_vcard_get(vn_store_of(w), j->owner, &j->read, &j->old_hash);
+}
+
+static void photo_read_done(vn_work_t *w)
+{
+    set_job_t *j = (set_job_t *)w;
+    if (j->rc < 0) {
+        vn_error("vcard: the vCard of %s could not be read", j->owner);
+        set_free(j);
+        return;
+    }
+    if (j->rc == 1 && !strcmp(j->old_hash, j->hash)) {
+        set_free(j); /* already this photo */
+        return;
+    }
+    replace_photo(j, j->read);
+    if (strlen(j->xml) > max_size) {
+        vn_debug("vcard: the avatar of %s does not fit into its vCard; vCard left alone", j->owner);
+        set_free(j);
+        return;
+    }
+    vn_store_submit(j->srv, &j->work, photo_write_work, photo_write_done);
+}
+
+static void photo_submit_read(set_job_t *j)
+{
+    vn_store_submit(j->srv, &j->work, photo_read_work, photo_read_done);
 }
 
 void vn_vcard_set_photo(vn_server_t *srv, const char *owner, const char *type, const char *binval)
@@ -309,7 +358,7 @@ void vn_vcard_set_photo(vn_server_t *srv, const char *owner, const char *type, c
     j->type = type && binval ? vn_xstrdup(type) : NULL;
     j->binval = binval ? vn_xstrdup(binval) : NULL;
     j->source = VN_PHOTO_FROM_PEP;
-    vn_store_submit(srv, &j->work, photo_work, photo_done);
+    photo_submit_read(j);
 }
 
 static int init(vn_server_t *srv)
