@@ -98,11 +98,18 @@ static void op_done(void *ud, int rc)
 /* The current items are known: publish the list and retract the rest. */
 static void got_current(void *ud, int n, const char *const *ids, const char *const *payloads)
 {
-    (void)payloads;
     sync_ctx_t *c = ud;
-    for (int i = 0; i < c->n; i++)
+    for (int i = 0; i < c->n; i++) {
+        /* Unchanged bookmarks are not published again (no notifications
+         * to the owner's other clients for nothing). */
+        int same = 0;
+        for (int k = 0; k < n && !same; k++)
+            same =
+                !strcmp(ids[k], c->jids[i]) && payloads[k] && !strcmp(payloads[k], c->payloads[i]);
+        if (same) continue;
         vn_pep_publish(c->srv, c->owner, NS_BOOKMARKS, c->jids[i], c->payloads[i],
                        strlen(c->payloads[i]), node_options, op_done, vn_xstrdup(c->jids[i]));
+    }
     for (int i = 0; i < n; i++) {
         int keep = 0;
         for (int k = 0; k < c->n && !keep; k++)

@@ -4,6 +4,7 @@ the XEP-0084 data and metadata items."""
 import asyncio
 import base64
 import hashlib
+import itertools
 
 from harness import NS_DISCO_INFO, TestFailure, bare, check, is_presence, q, xattr
 
@@ -16,8 +17,10 @@ NS_CONVERSION = "urn:xmpp:pep-vcard-conversion:0"
 
 ACCOUNTS = {j: "pw-" + j.split("@")[0] for j in [
     "aa@localhost", "ab@localhost", "ac@localhost", "ad@localhost", "ae@localhost",
-    "af@localhost", "ag@localhost",
+    "af@localhost", "ag@localhost", "ah@localhost",
 ]}
+NS_CAPS = "http://jabber.org/protocol/caps"
+NS_EVENT = "http://jabber.org/protocol/pubsub#event"
 
 IMG1 = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 2
 IMG2 = b"GIF89a" + bytes(range(100, 200))
@@ -192,3 +195,46 @@ async def test_slixmpp_xep_0084(ctx):
         v = card["vcard_temp"]
         return v["PHOTO"]["BINVAL"] == IMG2, v["PHOTO"]["TYPE"]
     await eventually(photo, "slixmpp reads the converted vCard photo")
+
+
+_nonce = itertools.count()
+
+
+async def online_with_caps(c, features):
+    """Available presence with XEP-0115 caps (a fresh ver), answering the
+    server's disco#info query, so that PEP knows what c wants (+notify)."""
+    feats = ["http://jabber.org/protocol/disco#info", "urn:vt:avatar%d" % next(_nonce)] + features
+    s = "client/pc//vt<" + "".join(f + "<" for f in sorted(feats))
+    ver = base64.b64encode(hashlib.sha1(s.encode()).digest()).decode()
+    node = "https://vestnik.test/avatar"
+    c.send("<presence><c xmlns='%s' hash='sha-1' node='%s' ver='%s'/></presence>"
+           % (NS_CAPS, node, ver))
+    iq = await c.wait_for(lambda el: el.tag == q("iq") and el.get("type") == "get"
+                          and el.find(q("query", NS_DISCO_INFO)) is not None, 5, "caps query")
+    body = "<identity category='client' type='pc' name='vt'/>" + "".join(
+        "<feature var=%s/>" % xattr(f) for f in feats)
+    c.send("<iq type='result' id=%s to=%s><query xmlns='%s' node=%s>%s</query></iq>"
+           % (xattr(iq.get("id")), xattr(iq.get("from")), NS_DISCO_INFO,
+              xattr(node + "#" + ver), body))
+
+
+async def test_vcard_photo_notifies_contacts(ctx):
+    """A contact interested in avatars (+notify) learns of a photo set
+    through vcard-temp as an XEP-0084 metadata event."""
+    a = await ctx.raw_session("ag@localhost", "r", presence=True)
+    b = await ctx.raw_session("ah@localhost", "r", presence=True)
+    await befriend(a, b)
+    await online_with_caps(b, [NS_META + "+notify"])
+    await asyncio.sleep(0.2)
+    r = await a.iq("set", "<vCard xmlns='%s'><PHOTO><TYPE>image/png</TYPE><BINVAL>%s</BINVAL>"
+                          "</PHOTO></vCard>" % (NS_VCARD, b64(IMG1)))
+    check(r.get("type") == "result", "vCard set failed", r)
+
+    def is_meta_event(el):
+        if el.tag != q("message") or el.get("from") != "ag@localhost":
+            return False
+        items = el.find(q("event", NS_EVENT) + "/" + q("items", NS_EVENT))
+        return items is not None and items.get("node") == NS_META
+    ev = await b.wait_for(is_meta_event, what="avatar metadata event at the contact")
+    info = ev.find(".//" + q("info", NS_META))
+    check(info is not None and info.get("id") == sha1(IMG1), "event names the new avatar", ev)

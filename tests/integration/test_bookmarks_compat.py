@@ -1,6 +1,8 @@
 """XEP-0402 §5.3: XEP-0048 bookmarks in private XML storage and the PEP
 node urn:xmpp:bookmarks:1 are one list, both ways."""
 import asyncio
+import base64
+import hashlib
 
 from harness import NS_DISCO_INFO, TestFailure, check, q, stanza_error, xattr
 
@@ -12,7 +14,10 @@ NS_COMPAT = "urn:xmpp:bookmarks:1#compat"
 
 ACCOUNTS = {j: "pw-" + j.split("@")[0] for j in [
     "ba@localhost", "bb@localhost", "bc@localhost", "bd@localhost", "be@localhost",
+    "bf@localhost",
 ]}
+NS_CAPS = "http://jabber.org/protocol/caps"
+NS_EVENT = "http://jabber.org/protocol/pubsub#event"
 
 
 async def private_set(c, inner):
@@ -148,3 +153,40 @@ async def test_slixmpp_xep_0048(ctx):
     confs = got["private"]["bookmarks"]["conferences"]
     check(any(str(cf["jid"]) == "slix@conference.localhost" and cf["nick"] == "слава"
               for cf in confs), "slixmpp does not read back its bookmark: %s" % got)
+
+
+async def online_with_caps(c, features):
+    """Available presence with XEP-0115 caps, answering the server's query."""
+    feats = ["http://jabber.org/protocol/disco#info", "urn:vt:bm"] + features
+    s = "client/pc//vt<" + "".join(f + "<" for f in sorted(feats))
+    ver = base64.b64encode(hashlib.sha1(s.encode()).digest()).decode()
+    node = "https://vestnik.test/bm"
+    c.send("<presence><c xmlns='%s' hash='sha-1' node='%s' ver='%s'/></presence>"
+           % (NS_CAPS, node, ver))
+    iq = await c.wait_for(lambda el: el.tag == q("iq") and el.get("type") == "get"
+                          and el.find(q("query", NS_DISCO_INFO)) is not None, 5, "caps query")
+    body = "<identity category='client' type='pc' name='vt'/>" + "".join(
+        "<feature var=%s/>" % xattr(f) for f in feats)
+    c.send("<iq type='result' id=%s to=%s><query xmlns='%s' node=%s>%s</query></iq>"
+           % (xattr(iq.get("id")), xattr(iq.get("from")), NS_DISCO_INFO,
+              xattr(node + "#" + ver), body))
+
+
+async def test_new_client_notified_once(ctx):
+    """An XEP-0402 client of the same account gets the converted bookmark as
+    an event; storing the same list again publishes nothing."""
+    old = await ctx.raw_session("bf@localhost", "old")
+    new = await ctx.raw_session("bf@localhost", "new")
+    await online_with_caps(new, [NS_BM + "+notify"])
+    await asyncio.sleep(0.2)
+    lst = "<conference jid='ops@conference.localhost' name='Ops' autojoin='true'><nick>n</nick></conference>"
+    await private_set(old, lst)
+
+    def is_bm_event(el):
+        items = el.find(q("event", NS_EVENT) + "/" + q("items", NS_EVENT))
+        return el.tag == q("message") and items is not None and items.get("node") == NS_BM
+    ev = await new.wait_for(is_bm_event, what="bookmarks:1 event at the XEP-0402 client")
+    item = ev.find(".//" + q("item", NS_EVENT))
+    check(item is not None and item.get("id") == "ops@conference.localhost", "event item", ev)
+    await private_set(old, lst)
+    await new.quiet(0.7, is_bm_event)
