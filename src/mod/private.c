@@ -190,8 +190,8 @@ static void set_done(vn_work_t *w)
     } else {
         vn_route(j->srv, vn_stanza_iq_result(st));
     }
-    /* What was stored (all, or those before an error) goes to the
-     * handlers of its namespace. */
+    /* What was stored goes to the handlers of its namespace (nothing
+     * after an error: the client will store again). */
     vn_xnode_t *q = vn_xnode_first_element(st->node);
     for (vn_xnode_t *c = q ? q->children : NULL; c && j->rc == 0; c = c->next) {
         if (!c->name) continue;
