@@ -169,6 +169,16 @@ static int on_entry(void *user, const char *section, const char *name, const cha
     } else if (MATCH("pubsub", "admins")) {
         set_str(&c->pubsub_admins, value);
         /* [pubsub] keys end here */
+    } else if (MATCH("profile", "vcard_max_size")) {
+        if (parse_long(value, 1024, 64L << 20, &n) < 0) goto bad;
+        c->vcard_max_size = (size_t)n;
+    } else if (MATCH("profile", "private_max_size")) {
+        if (parse_long(value, 256, 64L << 20, &n) < 0) goto bad;
+        c->private_max_size = (size_t)n;
+    } else if (MATCH("profile", "private_max_entries")) {
+        if (parse_long(value, 1, 100000, &n) < 0) goto bad;
+        c->private_max_entries = (int)n;
+        /* [profile] keys end here */
     } else if (MATCH("tls", "cert")) {
         set_str(&c->cert, value);
     } else if (MATCH("tls", "key")) {
@@ -227,6 +237,9 @@ int vn_config_load(const char *path, vn_config_t *cfg, char **err)
     cfg->pubsub_max_nodes = 100;
     cfg->pubsub_service_nodes = 100000;
     cfg->pubsub_create_local = 1;
+    cfg->vcard_max_size = 131072;
+    cfg->private_max_size = 65536;
+    cfg->private_max_entries = 100;
     cfg->allow_plain = 0;
     cfg->scram_iterations = 4096;
     cfg->max_failures = 5;

@@ -46,6 +46,10 @@ typedef struct vn_config {
     int pubsub_service_nodes;  /* nodes on the pubsub service */
     int pubsub_create_local;   /* any local user may create service nodes (else admins only) */
     char *pubsub_admins;       /* comma-separated bare JIDs that own every service node */
+    /* [profile] vcard-temp (XEP-0054), private XML storage (XEP-0049) */
+    size_t vcard_max_size;   /* serialised <vCard/>, bounded by max_stanza_size */
+    size_t private_max_size; /* one private XML element */
+    int private_max_entries; /* namespaces one account may keep */
     /* [tls] */
     char *cert;
     char *key;

@@ -8,6 +8,8 @@ extern const vn_module_t vn_mod_mam;
 extern const vn_module_t vn_mod_carbons, vn_mod_csi, vn_mod_blocking;
 extern const vn_module_t vn_mod_pep, vn_mod_pubsub;
 extern const vn_module_t vn_mod_muc;
+extern const vn_module_t vn_mod_vcard, vn_mod_vcard_update, vn_mod_private;
+extern const vn_module_t vn_mod_avatar_sync, vn_mod_bookmarks_compat;
 
 const vn_module_t *const vn_builtin_modules[] = {
     &vn_mod_disco, &vn_mod_ping, &vn_mod_version, &vn_mod_time,
@@ -15,5 +17,7 @@ const vn_module_t *const vn_builtin_modules[] = {
     &vn_mod_carbons, &vn_mod_csi, &vn_mod_blocking,
     &vn_mod_pep, &vn_mod_pubsub,
     &vn_mod_muc,
+    &vn_mod_vcard, &vn_mod_vcard_update, &vn_mod_private,
+    &vn_mod_avatar_sync, &vn_mod_bookmarks_compat,
     NULL,
 };

@@ -1,0 +1,200 @@
+/* Unit tests for the profile storage (src/store/store_profile.c):
+ * vcard-temp rows with their photo hash, private XML per namespace, the
+ * entry quota, cascade deletion with the account, reopening. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "core/log.h"
+#include "store/store.h"
+#include "store/store_profile.h"
+
+typedef struct {
+    char tmp[64];
+    char dir[128];
+    vn_store_t *st;
+} fx_t;
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static vn_store_t *open_ok(fx_t *fx)
+{
+    char *err = NULL;
+    vn_store_t *st = vn_store_open(fx->dir, &err);
+    if (!st) fprintf(stderr, "open failed: %s\n", err ? err : "?");
+    assert_non_null(st);
+    return st;
+}
+
+static void add_account(vn_store_t *st, const char *jid)
+{
+    vn_account_t a;
+    memset(&a, 0, sizeof(a));
+    snprintf(a.jid, sizeof(a.jid), "%s", jid);
+    for (int h = 0; h < VN_SCRAM_NHASH; h++) {
+        a.scram[h].salt_len = VN_SCRAM_SALT_LEN;
+        a.scram[h].iterations = 4096;
+    }
+    assert_int_equal(vn_store_account_create(st, &a), 0);
+}
+
+static int setup(void **state)
+{
+    fx_t *fx = calloc(1, sizeof(*fx));
+    snprintf(fx->tmp, sizeof(fx->tmp), "/tmp/vn-profile-XXXXXX");
+    if (!mkdtemp(fx->tmp)) return -1;
+    snprintf(fx->dir, sizeof(fx->dir), "%s/data", fx->tmp);
+    fx->st = open_ok(fx);
+    add_account(fx->st, "alice@localhost");
+    add_account(fx->st, "боб@испытание.рф");
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx_t *fx = *state;
+    vn_store_close(fx->st);
+    nftw(fx->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(fx);
+    return 0;
+}
+
+static void test_vcard_absent(void **state)
+{
+    fx_t *fx = *state;
+    char *xml = (char *)1, *hash = (char *)1;
+    assert_int_equal(vn_store_vcard_get(fx->st, "alice@localhost", &xml, &hash), 0);
+    assert_null(xml);
+    assert_null(hash);
+    assert_int_equal(vn_store_vcard_get(fx->st, "nobody@localhost", NULL, &hash), 0);
+}
+
+static void test_vcard_set_get_replace(void **state)
+{
+    fx_t *fx = *state;
+    const char *v1 = "<vCard xmlns='vcard-temp'><FN>Алиса</FN></vCard>";
+    const char *v2 = "<vCard xmlns='vcard-temp'><PHOTO><BINVAL>AAAA</BINVAL></PHOTO></vCard>";
+    assert_int_equal(vn_store_vcard_set(fx->st, "alice@localhost", v1, NULL), 0);
+    char *xml, *hash;
+    assert_int_equal(vn_store_vcard_get(fx->st, "alice@localhost", &xml, &hash), 1);
+    assert_string_equal(xml, v1);
+    assert_string_equal(hash, ""); /* NULL hash stored as "no photo" */
+    free(xml);
+    free(hash);
+    assert_int_equal(vn_store_vcard_set(fx->st, "alice@localhost", v2,
+                                        "1489f923c4dca729178b3e3233458550d8dddf29"),
+                     0);
+    /* hash only: the photo is not read */
+    assert_int_equal(vn_store_vcard_get(fx->st, "alice@localhost", NULL, &hash), 1);
+    assert_string_equal(hash, "1489f923c4dca729178b3e3233458550d8dddf29");
+    free(hash);
+    assert_int_equal(vn_store_vcard_get(fx->st, "alice@localhost", &xml, NULL), 1);
+    assert_string_equal(xml, v2);
+    free(xml);
+    /* the other account is untouched */
+    assert_int_equal(vn_store_vcard_get(fx->st, "боб@испытание.рф", &xml, NULL), 0);
+    /* removal */
+    assert_int_equal(vn_store_vcard_set(fx->st, "alice@localhost", NULL, NULL), 0);
+    assert_int_equal(vn_store_vcard_get(fx->st, "alice@localhost", &xml, NULL), 0);
+}
+
+static void test_vcard_needs_account(void **state)
+{
+    fx_t *fx = *state;
+    assert_int_equal(vn_store_vcard_set(fx->st, "ghost@localhost", "<vCard/>", ""), -1);
+    assert_int_equal(vn_store_private_set(fx->st, "ghost@localhost", "ex:a", "<a/>", 0), -1);
+}
+
+static void test_private_per_namespace(void **state)
+{
+    fx_t *fx = *state;
+    char *xml;
+    assert_int_equal(vn_store_private_get(fx->st, "alice@localhost", "ex:a", &xml), 0);
+    assert_null(xml);
+    assert_int_equal(
+        vn_store_private_set(fx->st, "alice@localhost", "ex:a", "<a xmlns='ex:a'>1</a>", 0), 0);
+    assert_int_equal(
+        vn_store_private_set(fx->st, "alice@localhost", "ex:b", "<b xmlns='ex:b'/>", 0), 0);
+    assert_int_equal(
+        vn_store_private_set(fx->st, "alice@localhost", "ex:a", "<a xmlns='ex:a'>2</a>", 0), 0);
+    assert_int_equal(vn_store_private_get(fx->st, "alice@localhost", "ex:a", &xml), 1);
+    assert_string_equal(xml, "<a xmlns='ex:a'>2</a>");
+    free(xml);
+    assert_int_equal(vn_store_private_get(fx->st, "alice@localhost", "ex:b", &xml), 1);
+    free(xml);
+    /* per account */
+    assert_int_equal(vn_store_private_get(fx->st, "боб@испытание.рф", "ex:a", &xml), 0);
+    /* removal of one namespace */
+    assert_int_equal(vn_store_private_set(fx->st, "alice@localhost", "ex:b", NULL, 0), 0);
+    assert_int_equal(vn_store_private_get(fx->st, "alice@localhost", "ex:b", &xml), 0);
+    assert_int_equal(vn_store_private_get(fx->st, "alice@localhost", "ex:a", &xml), 1);
+    free(xml);
+}
+
+static void test_private_quota(void **state)
+{
+    fx_t *fx = *state;
+    assert_int_equal(vn_store_private_set(fx->st, "alice@localhost", "ex:1", "<x/>", 2), 0);
+    assert_int_equal(vn_store_private_set(fx->st, "alice@localhost", "ex:2", "<x/>", 2), 0);
+    assert_int_equal(vn_store_private_set(fx->st, "alice@localhost", "ex:3", "<x/>", 2), -2);
+    /* replacing within the quota is fine */
+    assert_int_equal(vn_store_private_set(fx->st, "alice@localhost", "ex:2", "<y/>", 2), 0);
+    /* another account has its own quota */
+    assert_int_equal(vn_store_private_set(fx->st, "боб@испытание.рф", "ex:3", "<x/>", 2), 0);
+    char *xml;
+    assert_int_equal(vn_store_private_get(fx->st, "alice@localhost", "ex:3", &xml), 0);
+}
+
+static void test_cascade_and_reopen(void **state)
+{
+    fx_t *fx = *state;
+    assert_int_equal(
+        vn_store_vcard_set(fx->st, "alice@localhost", "<vCard xmlns='vcard-temp'/>", "ab"), 0);
+    assert_int_equal(vn_store_private_set(fx->st, "alice@localhost", "ex:a", "<a/>", 0), 0);
+    assert_int_equal(
+        vn_store_vcard_set(fx->st, "боб@испытание.рф", "<vCard xmlns='vcard-temp'/>", ""), 0);
+    vn_store_close(fx->st);
+    fx->st = open_ok(fx);
+    char *xml, *hash;
+    assert_int_equal(vn_store_vcard_get(fx->st, "alice@localhost", NULL, &hash), 1);
+    assert_string_equal(hash, "ab");
+    free(hash);
+    assert_int_equal(vn_store_account_delete(fx->st, "alice@localhost"), 0);
+    assert_int_equal(vn_store_vcard_get(fx->st, "alice@localhost", &xml, NULL), 0);
+    assert_int_equal(vn_store_private_get(fx->st, "alice@localhost", "ex:a", &xml), 0);
+    /* a new account of the same name starts empty */
+    add_account(fx->st, "alice@localhost");
+    assert_int_equal(vn_store_vcard_get(fx->st, "alice@localhost", &xml, NULL), 0);
+    assert_int_equal(vn_store_vcard_get(fx->st, "боб@испытание.рф", &xml, NULL), 1);
+    free(xml);
+}
+
+int main(void)
+{
+    vn_log_set_level(VN_LOG_ERROR);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_vcard_absent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vcard_set_get_replace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vcard_needs_account, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_private_per_namespace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_private_quota, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cascade_and_reopen, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("store_profile", tests, NULL, NULL);
+}
