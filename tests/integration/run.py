@@ -6,7 +6,10 @@ asks for its own configuration), drives it with slixmpp and raw-socket
 clients, and checks that the server shuts down cleanly and that its stderr
 carries no sanitizer report.
 
-    tests/integration/run.py [-k PATTERN] [-v] [-x] [--keep] [--list]
+    tests/integration/run.py [-k PATTERN] [-v] [-x] [--keep] [--list] [MODULE ...]
+
+MODULE (test_foo or test_foo.py) runs only those modules. A module that sets
+OPT_IN = "reason" is left out of the default run and runs only when named.
 
 Environment:
     VESTNIKD, VESTNIKCTL   binaries (default build/vestnikd, build/vestnikctl,
@@ -75,12 +78,24 @@ def selected(name, patterns):
     return False
 
 
-def discover(patterns):
+def module_names():
+    return sorted(fn[:-3] for fn in os.listdir(HERE) if fn.startswith("test_") and fn.endswith(".py"))
+
+
+def discover(patterns, wanted=(), opted_out=None):
+    """Modules and their selected tests. wanted: module names (empty: all
+    modules except those with OPT_IN, which are listed in opted_out)."""
     mods = []
-    for fn in sorted(os.listdir(HERE)):
-        if not (fn.startswith("test_") and fn.endswith(".py")):
+    for base in module_names():
+        if wanted and base not in wanted:
             continue
-        mod = importlib.import_module(fn[:-3])
+        fn = base + ".py"
+        mod = importlib.import_module(base)
+        reason = getattr(mod, "OPT_IN", None)
+        if reason and base not in wanted:
+            if opted_out is not None:
+                opted_out.append((fn, reason))
+            continue
         tests = []
         for name, obj in vars(mod).items():
             if name.startswith("test_") and inspect.iscoroutinefunction(obj):
@@ -244,12 +259,23 @@ class Runner:
             shared.cleanup(not problems and all(r.ok for r in self.results if r.name.startswith(fn)))
 
     def run(self):
-        mods = discover(self.args.k)
+        wanted = [m[:-3] if m.endswith(".py") else m for m in self.args.modules]
+        unknown = [m for m in wanted if m not in module_names()]
+        if unknown:
+            print("no such test module: %s" % ", ".join(unknown))
+            return 2
+        opted_out = []
+        mods = discover(self.args.k, wanted, opted_out)
+        notes = ["# not run unless named (run.py %s): %s" % (fn[:-3], reason) for fn, reason in opted_out]
         if self.args.list:
             for fn, mod, tests in mods:
                 for name, _ in tests:
                     print(name)
+            for n in notes:
+                print(n)
             return 0
+        for n in notes:
+            print(n, flush=True)
         if not os.path.exists(harness.VESTNIKD):
             print("warning: %s does not exist (set VESTNIKD)" % harness.VESTNIKD, flush=True)
         t0 = time.monotonic()
@@ -280,6 +306,8 @@ def main():
     ap.add_argument("-x", "--exitfirst", action="store_true", help="stop after the first failure")
     ap.add_argument("--keep", action="store_true", help="keep temp data dirs")
     ap.add_argument("--list", action="store_true", help="list selected tests and exit")
+    ap.add_argument("modules", nargs="*", metavar="MODULE",
+                    help="run only these modules (test_foo or test_foo.py); an OPT_IN module runs only so")
     args = ap.parse_args()
     sys.exit(Runner(args).run())
 
