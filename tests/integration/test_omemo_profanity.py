@@ -30,7 +30,7 @@ What profanity 0.13.1 needs from the server (learnt against Prosody 0.12):
 * it attaches <publish-options/> only when the server's own disco#info (the
   domain, not the account) lists http://jabber.org/protocol/pubsub#publish-options.
 
-Not run by default (OPT_IN): vestnikd has no PEP yet. Run it with
+Run it alone with
     tests/integration/run.py test_omemo_profanity
 
 Against another server with fresh accounts alice@localhost / pw-alice and
@@ -53,8 +53,6 @@ import types
 import xml.etree.ElementTree as ET
 
 from harness import TestFailure, check, options, q, tostr
-
-OPT_IN = "needs PEP (XEP-0163) for OMEMO device lists and bundles, which vestnikd does not have yet"
 
 ALICE, BOB = "alice@localhost", "bob@localhost"
 ACCOUNTS = {ALICE: "pw-alice", BOB: "pw-bob"}
