@@ -55,7 +55,8 @@ import xml.etree.ElementTree as ET
 from harness import TestFailure, check, options, q, tostr
 
 ALICE, BOB = "alice@localhost", "bob@localhost"
-ACCOUNTS = {ALICE: "pw-alice", BOB: "pw-bob"}
+CAROL = "carol@localhost"  # no contact of either: sees only what open access shows
+ACCOUNTS = {ALICE: "pw-alice", BOB: "pw-bob", CAROL: "pw-carol"}
 
 NS_PUBSUB = "http://jabber.org/protocol/pubsub"
 NS_OMEMO = "eu.siacs.conversations.axolotl"
@@ -393,6 +394,12 @@ async def test_omemo_conversation_between_two_profanity_clients(ctx):
         probe_a = await target.raw_session(ALICE)
         await check_published(probe_b, ALICE, dev_a, fp_a)
         await check_published(probe_a, BOB, dev_b, fp_b)
+        if target.server:
+            # vestnikd lists pubsub#publish-options on its domain, so profanity
+            # asked for access_model=open: a stranger can start a session too.
+            probe_c = await target.raw_session(CAROL)
+            await check_published(probe_c, ALICE, dev_a, fp_a)
+            await check_published(probe_c, BOB, dev_b, fp_b)
 
         # alice -> bob, encrypted for bob's device after checking his fingerprint
         alice.type("/omemo start " + BOB)

@@ -291,8 +291,19 @@ static const char *const account_features[] = {
     NULL,
 };
 
+/* On the server's own disco#info too: clients such as profanity look there,
+ * not at the account, before they attach publish-options (without them
+ * OMEMO nodes keep the presence access model and strangers cannot start a
+ * session). The server domain hosts the accounts' PEP services, so the
+ * feature describes what it offers. */
+static const char *const server_features[] = {
+    NS_PUBSUB "#publish-options",
+    NULL,
+};
+
 const vn_module_t vn_mod_pep = {
     .name = "pep",
+    .features = server_features,
     .iq = iq,
     .hooks = hooks,
     .init = init,
