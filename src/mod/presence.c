@@ -17,11 +17,11 @@ static int presence_slot = -1; /* session slot: last available presence (vn_stan
 
 enum {
     EFFECT_NONE = 0,
-    EFFECT_ROUTE = 1,        /* route the subscription stanza on */
-    EFFECT_DELIVER = 2,      /* deliver it to the owner's resources */
-    EFFECT_AUTO_REPLY = 4,   /* answer 'subscribed' on the owner's behalf */
-    EFFECT_SEND_PRESENCE = 8,  /* send the owner's presence to the contact */
-    EFFECT_SEND_UNAVAIL = 16,  /* send unavailable from the owner to the contact */
+    EFFECT_ROUTE = 1,         /* route the subscription stanza on */
+    EFFECT_DELIVER = 2,       /* deliver it to the owner's resources */
+    EFFECT_AUTO_REPLY = 4,    /* answer 'subscribed' on the owner's behalf */
+    EFFECT_SEND_PRESENCE = 8, /* send the owner's presence to the contact */
+    EFFECT_SEND_UNAVAIL = 16, /* send unavailable from the owner to the contact */
 };
 
 static vn_stanza_t *last_presence(vn_session_t *s)
@@ -63,6 +63,46 @@ static void send_presence_of(vn_server_t *srv, const char *owner, const char *to
             vn_route(srv, p);
         }
     }
+}
+
+/* The same, once every storage job submitted so far has completed. A
+ * subscription stanza routed to a local contact is handled through the
+ * storage thread (roster change, then push and delivery); RFC 6121 §3.1.5
+ * has the contact see <presence type='subscribed'/> and its roster push
+ * before the presence that follows it, and clients (profanity) rely on it.
+ * The storage thread is FIFO, so an empty job's completion comes after the
+ * contact's change. */
+typedef struct presence_after {
+    vn_work_t work;
+    vn_server_t *srv;
+    char *owner;
+    char *to;
+    int unavailable;
+} presence_after_t;
+
+static void presence_after_work(vn_work_t *w)
+{
+    (void)w; /* ordering only */
+}
+
+static void presence_after_done(vn_work_t *w)
+{
+    presence_after_t *pa = (presence_after_t *)w;
+    send_presence_of(pa->srv, pa->owner, pa->to, pa->unavailable);
+    free(pa->owner);
+    free(pa->to);
+    free(pa);
+}
+
+static void send_presence_after_storage(vn_server_t *srv, const char *owner, const char *to,
+                                        int unavailable)
+{
+    presence_after_t *pa = vn_xcalloc(1, sizeof(*pa));
+    pa->srv = srv;
+    pa->owner = vn_xstrdup(owner);
+    pa->to = vn_xstrdup(to);
+    pa->unavailable = unavailable;
+    vn_store_submit(srv, &pa->work, presence_after_work, presence_after_done);
 }
 
 /* ---- subscription edits (run on the storage thread) ---- */
@@ -221,8 +261,10 @@ static void outbound_then(roster_change_t *c)
 {
     if (c->rc < 0) return;
     if (c->effects & EFFECT_ROUTE) vn_route(c->srv, c->stanza);
-    if (c->effects & EFFECT_SEND_PRESENCE) send_presence_of(c->srv, c->owner, c->contact, 0);
-    if (c->effects & EFFECT_SEND_UNAVAIL) send_presence_of(c->srv, c->owner, c->contact, 1);
+    if (c->effects & EFFECT_SEND_PRESENCE)
+        send_presence_after_storage(c->srv, c->owner, c->contact, 0);
+    if (c->effects & EFFECT_SEND_UNAVAIL)
+        send_presence_after_storage(c->srv, c->owner, c->contact, 1);
 }
 
 static void inbound_then(roster_change_t *c)
@@ -237,7 +279,7 @@ static void inbound_then(roster_change_t *c)
     }
     if (c->effects & EFFECT_AUTO_REPLY) {
         send_subscription(c->srv, c->owner, c->contact, "subscribed");
-        send_presence_of(c->srv, c->owner, c->contact, 0);
+        send_presence_after_storage(c->srv, c->owner, c->contact, 0);
     }
     if (c->effects & EFFECT_SEND_UNAVAIL) send_presence_of(c->srv, c->owner, c->contact, 1);
 }
@@ -497,7 +539,8 @@ static vn_result_t to_account(vn_server_t *srv, void *ctx)
     if (!strcmp(st->type, "probe")) {
         vn_user_t *u = vn_router_user(srv, owner);
         roster_t *r = roster_of(u);
-        char *prober = vn_jid_bare_str(&(vn_jid_t){st->from.local, st->from.domain, NULL}, st->arena);
+        char *prober =
+            vn_jid_bare_str(&(vn_jid_t){st->from.local, st->from.domain, NULL}, st->arena);
         if (u && roster_has_from(roster_find(r, prober)))
             send_presence_of(srv, owner, vn_jid_full_str(&st->from, st->arena), 0);
         return VN_HANDLED;

@@ -1,8 +1,10 @@
 """Presence subscriptions (RFC 6121 §3) and presence broadcast/probes (§4)."""
 
 import asyncio
+import time
 
-from harness import NS_ROSTER, check, q, roster_items, is_presence, is_roster_push, tostr
+from harness import (NS_ROSTER, TestFailure, check, q, roster_items, is_presence, is_roster_push,
+                     tostr)
 
 ACCOUNTS = {j: "pw-" + j.split("@")[0] for j in [
     "sub1@localhost", "sub2@localhost", "sub3@localhost", "sub4@localhost",
@@ -34,6 +36,26 @@ async def expect_sub_presence(c, type_, frm_bare):
     return el
 
 
+async def arrived_in_order(c, named, timeout=5):
+    """Waits until each (name, pred) has a match in c's inbox and checks that
+    the first matches arrived in the given order; consumes them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        idx = [next((i for i, st in enumerate(c.inbox) if pred(st.xml)), None) for _, pred in named]
+        if None not in idx:
+            break
+        if time.monotonic() > deadline:
+            missing = [name for (name, _), i in zip(named, idx) if i is None]
+            raise TestFailure("%s: never got %s; inbox: %s" %
+                              (c.label, ", ".join(missing), [tostr(st.xml) for st in c.inbox]))
+        await asyncio.sleep(0.05)
+    order = [name for _, name in sorted(zip(idx, [n for n, _ in named]))]
+    check(idx == sorted(idx), "%s: got %s, in that order; RFC 6121 §3.1.5 wants %s" %
+          (c.label, ", ".join(order), ", ".join(n for n, _ in named)))
+    for _, pred in named:
+        await c.expect(pred)
+
+
 async def roster_of(c):
     r = await c.iq("get", "<query xmlns='%s'/>" % NS_ROSTER)
     check(r.get("type") == "result", "%s: roster get" % c.label, r)
@@ -52,9 +74,13 @@ async def test_subscription_state_machine_both_online(ctx):
     # u2 approves
     u2.presence(to=A, type_="subscribed")
     await expect_push(u2, A, "from")
-    await expect_push(u1, B, "to")
-    await expect_sub_presence(u1, "subscribed", B)
-    await u1.expect(is_presence(frm=B + "/r2"), what="u2's available presence after approval")
+    # the roster push and 'subscribed' come before the contact's presence
+    await arrived_in_order(u1, [
+        ("the roster push (subscription=to)",
+         lambda el: is_roster_push(B)(el) and item(el, B).get("subscription") == "to"),
+        ("presence type=subscribed", is_presence(type_="subscribed", frm=B, bare_from=True)),
+        ("u2's available presence", is_presence(frm=B + "/r2")),
+    ])
 
     # and back: u2 subscribes to u1
     u2.presence(to=A, type_="subscribe")
