@@ -21,6 +21,7 @@ ACCOUNTS = {j: "pw-" + j.split("@")[0] for j in [
     "pa@localhost", "pb@localhost", "pc@localhost", "pd@localhost",
     "pe@localhost", "pf@localhost", "pg@localhost", "ph@localhost",
     "pi@localhost", "pj@localhost", "pk@localhost", "pl@localhost",
+    "pm@localhost", "pn@localhost",
 ]}
 
 CAPS_NODE = "https://vestnik.test/client"
@@ -285,6 +286,31 @@ async def test_last_item_on_presence(ctx):
     a2 = await ctx.raw_session("pj@localhost", "tablet")
     await online(a2, [TUNE + "+notify"])
     await a2.wait_for(is_event(TUNE, "pj@localhost", "L"), what="own last item")
+
+
+async def test_last_items_on_caps_change(ctx):
+    """A client that adds +notify features while online (e.g. turning on
+    OMEMO) gets the last items of the newly wanted nodes, and only those."""
+    a = await ctx.raw_session("pm@localhost", "r")
+    b = await ctx.raw_session("pn@localhost", "r")
+    await online(a, [])
+    await online(b, [])
+    await befriend(a, b)
+    ok(await publish(a, TUNE, tune("t"), "T"), "publish tune")
+    ok(await publish(a, "urn:x:mood", "<m xmlns='urn:x:mood'/>", "M"), "publish mood")
+    await b.quiet(0.3, is_event(TUNE, "pm@localhost"))
+    await online(b, [TUNE + "+notify"])
+    await b.wait_for(is_event(TUNE, "pm@localhost", "T"), what="tune after caps change")
+    await online(b, [TUNE + "+notify", "urn:x:mood+notify"])
+    await b.wait_for(is_event("urn:x:mood", "pm@localhost", "M"), what="mood after caps change")
+    await b.quiet(0.5, is_event(TUNE, "pm@localhost"))
+    # The same caps again (a plain presence update): nothing is resent.
+    b.send("<presence><show>away</show><c xmlns='%s' hash='sha-1' node='%s' ver='%s'/></presence>"
+           % (NS_CAPS, CAPS_NODE, caps_ver(["http://jabber.org/protocol/disco#info",
+                                            "urn:vt:n%d" % _nonce[0], TUNE + "+notify",
+                                            "urn:x:mood+notify"])))
+    await b.quiet(0.5, lambda el: event_items(el, TUNE) is not None
+                  or event_items(el, "urn:x:mood") is not None)
 
 
 async def test_limits(ctx):
