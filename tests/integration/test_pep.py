@@ -187,6 +187,15 @@ async def test_retrieve_and_retract(ctx):
     r = await b.iq("set", "<pubsub xmlns='%s'><retract node='urn:x:multi'><item id='i1'/>"
                    "</retract></pubsub>" % NS_PUBSUB, to="pe@localhost")
     check("forbidden" in error_of(r), "a contact cannot retract", r)
+    # Lowering max_items by configuration drops the oldest at once.
+    ok(await a.iq("set", "<pubsub xmlns='%s'><configure node='urn:x:multi'><x xmlns='jabber:x:data' "
+                  "type='submit'><field var='pubsub#max_items'><value>2</value></field></x>"
+                  "</configure></pubsub>" % NS_OWNER), "lower max_items")
+    ok(await a.iq("set", "<pubsub xmlns='%s'><configure node='urn:x:multi'><x xmlns='jabber:x:data' "
+                  "type='submit'><field var='pubsub#max_items'><value>10</value></field></x>"
+                  "</configure></pubsub>" % NS_OWNER), "raise it again")
+    r = ok(await items_of(b, "pe@localhost", "urn:x:multi"), "items after lowering max_items")
+    check(item_ids(r) == ["i2", "i4"], "only the newest two kept", r)
     r = await items_of(b, "pe@localhost", "urn:x:nothing")
     check("item-not-found" in error_of(r), "missing node", r)
     # Delete the node.
