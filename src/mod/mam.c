@@ -3,7 +3,8 @@
  * of XEP-0441 (formerly XEP-0313 §7, same namespace).
  *
  * What is archived (XEP-0313 §6.1.1): messages of type normal or chat with
- * a <body/>, without a XEP-0334 <no-store/> or <no-permanent-store/> hint;
+ * a <body/> or a XEP-0334 <store/> hint (OMEMO key transport and heartbeat
+ * messages have no body), without a <no-store/> or <no-permanent-store/> hint;
  * never errors, headlines or groupchat. A message from a local client goes
  * into the sender's archive, a message to a local account into the
  * recipient's archive; each copy gets its own id. The recipient's id is
@@ -73,7 +74,9 @@ static int archivable(const vn_stanza_t *st)
 {
     if (st->kind != VN_MESSAGE) return 0;
     if (strcmp(st->type, "") && strcmp(st->type, "normal") && strcmp(st->type, "chat")) return 0;
-    if (!vn_xnode_child(st->node, VN_NS_CLIENT, "body")) return 0;
+    if (!vn_xnode_child(st->node, VN_NS_CLIENT, "body") &&
+        !vn_xnode_child(st->node, NS_HINTS, "store"))
+        return 0;
     if (vn_xnode_child(st->node, NS_HINTS, "no-store") ||
         vn_xnode_child(st->node, NS_HINTS, "no-permanent-store"))
         return 0;

@@ -319,6 +319,17 @@ int vn_store_ps_items_purge(vn_store_t *st, int64_t node_id)
     return vn_sql_exec(st, s, "pubsub items purge");
 }
 
+int vn_store_ps_items_trim(vn_store_t *st, int64_t node_id, int keep)
+{
+    if (vn_sql_guard(st, __func__)) return -1;
+    if (keep < 1) return 0;
+    sqlite3_stmt *s = vn_sql_stmt(st, k_item_trim);
+    if (!s) return -1;
+    sqlite3_bind_int64(s, 1, node_id);
+    sqlite3_bind_int(s, 2, keep);
+    return vn_sql_exec(st, s, "pubsub item trim");
+}
+
 int vn_store_ps_item_count(vn_store_t *st, int64_t node_id, int64_t *count)
 {
     return count_query(st, k_item_count, NULL, node_id, count, "pubsub item count");

@@ -59,6 +59,8 @@ int vn_store_ps_items(vn_store_t *st, int64_t node_id, int max,
 int vn_store_ps_item_delete(vn_store_t *st, int64_t node_id, const char *item_id);
 /* Deletes every item of the node. */
 int vn_store_ps_items_purge(vn_store_t *st, int64_t node_id);
+/* Keeps only the newest keep items (keep >= 1). 0 or -1. */
+int vn_store_ps_items_trim(vn_store_t *st, int64_t node_id, int keep);
 int vn_store_ps_item_count(vn_store_t *st, int64_t node_id, int64_t *count);
 
 /* Affiliation of jid with the node ("owner", "publisher", "member",

@@ -6,7 +6,9 @@ import asyncio
 import base64
 import hashlib
 
-from harness import check, q, bare, stanza_error, is_presence, xattr
+import xml.etree.ElementTree as ET
+
+from harness import XClient, check, q, bare, slix, stanza_error, is_presence, xattr
 
 NS_PUBSUB = "http://jabber.org/protocol/pubsub"
 NS_OWNER = NS_PUBSUB + "#owner"
@@ -21,6 +23,7 @@ ACCOUNTS = {j: "pw-" + j.split("@")[0] for j in [
     "pa@localhost", "pb@localhost", "pc@localhost", "pd@localhost",
     "pe@localhost", "pf@localhost", "pg@localhost", "ph@localhost",
     "pi@localhost", "pj@localhost", "pk@localhost", "pl@localhost",
+    "pm@localhost", "pn@localhost", "po@localhost", "pp@localhost", "pq@localhost",
 ]}
 
 CAPS_NODE = "https://vestnik.test/client"
@@ -184,6 +187,15 @@ async def test_retrieve_and_retract(ctx):
     r = await b.iq("set", "<pubsub xmlns='%s'><retract node='urn:x:multi'><item id='i1'/>"
                    "</retract></pubsub>" % NS_PUBSUB, to="pe@localhost")
     check("forbidden" in error_of(r), "a contact cannot retract", r)
+    # Lowering max_items by configuration drops the oldest at once.
+    ok(await a.iq("set", "<pubsub xmlns='%s'><configure node='urn:x:multi'><x xmlns='jabber:x:data' "
+                  "type='submit'><field var='pubsub#max_items'><value>2</value></field></x>"
+                  "</configure></pubsub>" % NS_OWNER), "lower max_items")
+    ok(await a.iq("set", "<pubsub xmlns='%s'><configure node='urn:x:multi'><x xmlns='jabber:x:data' "
+                  "type='submit'><field var='pubsub#max_items'><value>10</value></field></x>"
+                  "</configure></pubsub>" % NS_OWNER), "raise it again")
+    r = ok(await items_of(b, "pe@localhost", "urn:x:multi"), "items after lowering max_items")
+    check(item_ids(r) == ["i2", "i4"], "only the newest two kept", r)
     r = await items_of(b, "pe@localhost", "urn:x:nothing")
     check("item-not-found" in error_of(r), "missing node", r)
     # Delete the node.
@@ -287,6 +299,31 @@ async def test_last_item_on_presence(ctx):
     await a2.wait_for(is_event(TUNE, "pj@localhost", "L"), what="own last item")
 
 
+async def test_last_items_on_caps_change(ctx):
+    """A client that adds +notify features while online (e.g. turning on
+    OMEMO) gets the last items of the newly wanted nodes, and only those."""
+    a = await ctx.raw_session("pm@localhost", "r")
+    b = await ctx.raw_session("pn@localhost", "r")
+    await online(a, [])
+    await online(b, [])
+    await befriend(a, b)
+    ok(await publish(a, TUNE, tune("t"), "T"), "publish tune")
+    ok(await publish(a, "urn:x:mood", "<m xmlns='urn:x:mood'/>", "M"), "publish mood")
+    await b.quiet(0.3, is_event(TUNE, "pm@localhost"))
+    await online(b, [TUNE + "+notify"])
+    await b.wait_for(is_event(TUNE, "pm@localhost", "T"), what="tune after caps change")
+    await online(b, [TUNE + "+notify", "urn:x:mood+notify"])
+    await b.wait_for(is_event("urn:x:mood", "pm@localhost", "M"), what="mood after caps change")
+    await b.quiet(0.5, is_event(TUNE, "pm@localhost"))
+    # The same caps again (a plain presence update): nothing is resent.
+    b.send("<presence><show>away</show><c xmlns='%s' hash='sha-1' node='%s' ver='%s'/></presence>"
+           % (NS_CAPS, CAPS_NODE, caps_ver(["http://jabber.org/protocol/disco#info",
+                                            "urn:vt:n%d" % _nonce[0], TUNE + "+notify",
+                                            "urn:x:mood+notify"])))
+    await b.quiet(0.5, lambda el: event_items(el, TUNE) is not None
+                  or event_items(el, "urn:x:mood") is not None)
+
+
 async def test_limits(ctx):
     a = await ctx.raw_session("pl@localhost", "r")
     await online(a, [])
@@ -300,3 +337,87 @@ async def test_limits(ctx):
     check("bad-request" in conds and "payload-required" in conds, "payload required", r)
     r = await a.iq("set", "<pubsub xmlns='%s'><publish><item/></publish></pubsub>" % NS_PUBSUB)
     check("nodeid-required" in error_of(r), "node required", r)
+
+
+# ---- the same paths driven by a client library we did not write ----
+
+async def slix_client(ctx, jid, resource, plugins=(), presence=True):
+    """Debian's slixmpp with xep_0060/0115/0163 (+ plugins), signed in."""
+    c = XClient(ctx.server, "%s/%s" % (jid, resource), ctx.password(jid),
+                label="%s/%s" % (jid, resource))
+    for p in ("xep_0004", "xep_0060", "xep_0115", "xep_0163") + tuple(plugins):
+        c.x.register_plugin(p)
+    ctx._clients.append(c)
+    await c.start()
+    await c.x["xep_0115"].update_caps(broadcast=False)
+    if presence:
+        c.presence()
+    return c
+
+
+async def slix_befriend(a, b):
+    for x, y in ((a, b), (b, a)):
+        x.x.send_presence(pto=y.jid.bare, ptype="subscribe")
+        await y.expect(is_presence(type_="subscribe", frm=x.jid.bare), what="subscribe")
+        y.x.send_presence(pto=x.jid.bare, ptype="subscribed")
+        await x.expect(is_presence(type_="subscribed", frm=y.jid.bare), what="subscribed")
+
+
+async def slix_call(coro):
+    """The reply IQ of a slixmpp request, result or error."""
+    try:
+        return await coro
+    except slix().exceptions.IqError as e:
+        return e.iq
+
+
+async def test_slixmpp_pep(ctx):
+    """slixmpp's user tune plugin (XEP-0118 over xep_0163) publishes; a
+    contact's slixmpp gets user_tune_publish through its caps +notify; items
+    get / retract / delete through xep_0060."""
+    a = await slix_client(ctx, "po@localhost", "r", plugins=["xep_0118"])
+    b = await slix_client(ctx, "pp@localhost", "r", plugins=["xep_0118"])
+    stranger = await slix_client(ctx, "pq@localhost", "r", plugins=["xep_0118"])
+    await slix_befriend(a, b)
+    tunes = []
+    b.x.add_event_handler("user_tune_publish", lambda m: tunes.append(m))
+    b.x.add_event_handler("pubsub_retract", lambda m: tunes.append(m))
+    # the caps with tune+notify (xep_0118 registered its interest at bind)
+    b.presence()
+    await asyncio.sleep(0.3)
+    r = await slix_call(a.x["xep_0118"].publish_tune(artist="Кино", title="Группа крови", length=287))
+    check(r["type"] == "result", "publish_tune", r)
+    await b.expect(is_event(TUNE, "po@localhost", "current"), what="tune event")
+    for _ in range(20):
+        if tunes:
+            break
+        await asyncio.sleep(0.05)
+    check(tunes and tunes[0]["pubsub_event"]["items"]["item"]["tune"]["title"] == "Группа крови",
+          "slixmpp parsed the tune: %r" % tunes)
+    await stranger.quiet(lambda el: event_items(el, TUNE) is not None, 0.3, "tune to a stranger")
+    r = await slix_call(b.x["xep_0060"].get_items("po@localhost", TUNE, timeout=5))
+    check(r["type"] == "result" and [i["id"] for i in r["pubsub"]["items"]] == ["current"], "items", r)
+    check(r["pubsub"]["items"]["item"]["payload"].findtext("{%s}artist" % TUNE) == "Кино", "payload", r)
+    r = await slix_call(b.x["xep_0060"].get_item("po@localhost", TUNE, "current", timeout=5))
+    check(r["type"] == "result", "get_item", r)
+    r = await slix_call(stranger.x["xep_0060"].get_items("po@localhost", TUNE, timeout=5))
+    check(r["type"] == "error" and r["error"]["pubsub"]["condition"] == "presence-subscription-required",
+          "presence access: stranger refused", r)
+    # Retract with notify, through xep_0060.
+    r = await slix_call(a.x["xep_0060"].retract(None, TUNE, "current", notify=True, timeout=5))
+    check(r["type"] == "result", "retract", r)
+    await b.expect(is_event(TUNE, "po@localhost", "current", retract=True), what="retract event")
+    r = await slix_call(b.x["xep_0060"].get_items("po@localhost", TUNE, timeout=5))
+    check(r["type"] == "result" and len(r["pubsub"]["items"]) == 0, "no items after retract", r)
+    # A contact may not publish to another's PEP.
+    r = await slix_call(b.x["xep_0060"].publish("po@localhost", TUNE, id="x",
+                                                payload=ET.fromstring(tune("x")), timeout=5))
+    check(r["type"] == "error" and r["error"]["condition"] == "forbidden", "forbidden", r)
+    # Node configuration and deletion through the owner namespace.
+    r = await slix_call(a.x["xep_0060"].get_node_config(None, TUNE, timeout=5))
+    vals = r["pubsub_owner"]["configure"]["form"].get_values()
+    check(vals.get("pubsub#access_model") == "presence", "PEP default access %r" % vals, r)
+    r = await slix_call(a.x["xep_0060"].delete_node(None, TUNE, timeout=5))
+    check(r["type"] == "result", "delete", r)
+    r = await slix_call(b.x["xep_0060"].get_items("po@localhost", TUNE, timeout=5))
+    check(r["type"] == "error" and r["error"]["condition"] == "item-not-found", "deleted", r)

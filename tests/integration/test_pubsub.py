@@ -1,13 +1,18 @@
 """XEP-0060 pubsub service on pubsub.localhost: create, subscribe (many),
 publisher-only publish, notifications to all subscribers, affiliations,
 disco, items persisting across a restart."""
+import asyncio
+import xml.etree.ElementTree as ET
+
 from harness import check, q, xattr
 
+from test_pep import slix_client, slix_call, event_items
 from test_pep import NS_PUBSUB, NS_OWNER, NS_INFO, NS_ITEMS, ok, error_of, publish, item_ids, items_of, is_event
 
 SVC = "pubsub.localhost"
 ACCOUNTS = {"owner@localhost": "pw-o", "pub@localhost": "pw-p", "other@localhost": "pw-x"}
 ACCOUNTS.update({"sub%d@localhost" % i: "pw-s%d" % i for i in range(12)})
+ACCOUNTS.update({n + "@localhost": "pw-" + n for n in ("sowner", "spub", "sreader", "soutcast")})
 
 
 async def subscribe(c, node):
@@ -68,3 +73,104 @@ async def test_channel(ctx):
        "delete")
     r = await items_of(o, SVC, "news")
     check("item-not-found" in error_of(r), "deleted", r)
+
+
+ATOM = "http://www.w3.org/2005/Atom"
+
+
+def entry(title):
+    return ET.fromstring("<entry xmlns='%s'><title>%s</title></entry>" % (ATOM, title))
+
+
+async def test_slixmpp_service(ctx):
+    """The service driven by slixmpp's xep_0060: create with a configuration
+    form, configure, subscribe, publish / notify / items / retract, owner
+    affiliations (publisher, outcast), permission errors, delete."""
+    o = await slix_client(ctx, "sowner@localhost", "r")
+    p = await slix_client(ctx, "spub@localhost", "r")
+    rd = await slix_client(ctx, "sreader@localhost", "r")
+    out = await slix_client(ctx, "soutcast@localhost", "r")
+    ps = o.x["xep_0060"]
+    cfg = o.x["xep_0004"].make_form(ftype="submit")
+    cfg.add_field(var="pubsub#title", value="Оперативные сводки")
+    cfg.add_field(var="pubsub#max_items", value="10")
+    cfg.add_field(var="pubsub#publish_model", value="publishers")
+    r = await slix_call(ps.create_node(SVC, "bulletins", config=cfg, timeout=5))
+    check(r["type"] == "result", "create with configuration", r)
+    r = await slix_call(ps.get_node_config(SVC, "bulletins", timeout=5))
+    vals = r["pubsub_owner"]["configure"]["form"].get_values()
+    check(vals.get("pubsub#title") == "Оперативные сводки" and vals.get("pubsub#max_items") == "10",
+          "configuration applied %r" % vals, r)
+    # Reconfigure (title), through set_node_config.
+    f = o.x["xep_0004"].make_form(ftype="submit")
+    f.add_field(var="FORM_TYPE", ftype="hidden", value=NS_PUBSUB + "#node_config")
+    f.add_field(var="pubsub#title", value="Сводки")
+    r = await slix_call(ps.set_node_config(SVC, "bulletins", f, timeout=5))
+    check(r["type"] == "result", "configure", r)
+    r = await slix_call(ps.get_nodes(SVC, timeout=5))
+    check("bulletins" in [i[1] for i in r["disco_items"]["items"]], "disco#items lists the node", r)
+    # Subscribe (reader and publisher).
+    for c in (rd, p):
+        r = await slix_call(c.x["xep_0060"].subscribe(SVC, "bulletins", timeout=5))
+        check(r["type"] == "result" and r["pubsub"]["subscription"]["subscription"] == "subscribed",
+              "subscribe", r)
+    # Publisher-only node: a subscriber that is not a publisher is forbidden.
+    r = await slix_call(rd.x["xep_0060"].publish(SVC, "bulletins", id="x", payload=entry("x"),
+                                                 timeout=5))
+    check(r["type"] == "error" and r["error"]["condition"] == "forbidden", "non-publisher", r)
+    r = await slix_call(ps.modify_affiliations(SVC, "bulletins", [(p.jid.bare, "publisher"),
+                                                                   (out.jid.bare, "outcast")],
+                                               timeout=5))
+    check(r["type"] == "result", "set affiliations", r)
+    r = await slix_call(ps.get_node_affiliations(SVC, "bulletins", timeout=5))
+    affs = {str(a["jid"]): a["affiliation"] for a in r["pubsub_owner"]["affiliations"]}
+    check(affs.get("spub@localhost") == "publisher" and affs.get("soutcast@localhost") == "outcast"
+          and affs.get("sowner@localhost") == "owner", "affiliations %r" % affs, r)
+    # The outcast can neither subscribe nor read.
+    r = await slix_call(out.x["xep_0060"].subscribe(SVC, "bulletins", timeout=5))
+    check(r["type"] == "error" and r["error"]["condition"] == "forbidden", "outcast subscribe", r)
+    r = await slix_call(out.x["xep_0060"].get_items(SVC, "bulletins", timeout=5))
+    check(r["type"] == "error" and r["error"]["condition"] == "forbidden", "outcast items", r)
+    # Publish by the publisher: notifications to both subscribers, slixmpp parses.
+    got = []
+    rd.x.add_event_handler("pubsub_publish", lambda m: got.append(m))
+    r = await slix_call(p.x["xep_0060"].publish(SVC, "bulletins", id="b1", payload=entry("Первая"),
+                                                timeout=5))
+    check(r["type"] == "result" and r["pubsub"]["publish"]["item"]["id"] == "b1", "publish", r)
+    await rd.expect(is_event("bulletins", SVC, "b1"), what="notification")
+    await p.expect(is_event("bulletins", SVC, "b1"), what="notification to publisher")
+    await out.quiet(lambda el: event_items(el, "bulletins") is not None, 0.3, "event to outcast")
+    for _ in range(20):
+        if got:
+            break
+        await asyncio.sleep(0.05)
+    check(got and got[0]["pubsub_event"]["items"]["item"]["payload"].findtext("{%s}title" % ATOM)
+          == "Первая", "slixmpp pubsub_publish %r" % got)
+    r = await slix_call(p.x["xep_0060"].publish(SVC, "bulletins", payload=entry("Вторая"), timeout=5))
+    gen = r["pubsub"]["publish"]["item"]["id"]
+    check(r["type"] == "result" and gen, "server-generated id", r)
+    r = await slix_call(rd.x["xep_0060"].get_items(SVC, "bulletins", timeout=5))
+    check([i["id"] for i in r["pubsub"]["items"]] == ["b1", gen], "items in order", r)
+    r = await slix_call(rd.x["xep_0060"].get_items(SVC, "bulletins", max_items=1, timeout=5))
+    check([i["id"] for i in r["pubsub"]["items"]] == [gen], "max_items=1", r)
+    # Retract (publisher may retract; a reader may not), with notify.
+    r = await slix_call(rd.x["xep_0060"].retract(SVC, "bulletins", "b1", timeout=5))
+    check(r["type"] == "error" and r["error"]["condition"] == "forbidden", "reader retract", r)
+    r = await slix_call(p.x["xep_0060"].retract(SVC, "bulletins", "b1", notify=True, timeout=5))
+    check(r["type"] == "result", "retract", r)
+    await rd.expect(is_event("bulletins", SVC, "b1", retract=True), what="retract notification")
+    # Subscriptions as the subscriber and as the owner see them.
+    r = await slix_call(rd.x["xep_0060"].get_subscriptions(SVC, "bulletins", timeout=5))
+    check([s["node"] for s in r["pubsub"]["subscriptions"]] == ["bulletins"], "own subscriptions", r)
+    r = await slix_call(ps.get_node_subscriptions(SVC, "bulletins", timeout=5))
+    check(sorted(str(s["jid"]) for s in r["pubsub_owner"]["subscriptions"]) ==
+          ["spub@localhost", "sreader@localhost"], "owner's view", r)
+    # Only the owner configures or deletes.
+    r = await slix_call(p.x["xep_0060"].delete_node(SVC, "bulletins", timeout=5))
+    check(r["type"] == "error" and r["error"]["condition"] == "forbidden", "publisher delete", r)
+    r = await slix_call(p.x["xep_0060"].get_node_config(SVC, "bulletins", timeout=5))
+    check(r["type"] == "error" and r["error"]["condition"] == "forbidden", "publisher configure", r)
+    r = await slix_call(ps.delete_node(SVC, "bulletins", timeout=5))
+    check(r["type"] == "result", "owner delete", r)
+    await rd.expect(lambda el: el.find(".//{%s#event}delete" % NS_PUBSUB) is not None,
+                    what="delete notification")

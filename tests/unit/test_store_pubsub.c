@@ -163,6 +163,17 @@ static void test_items_order_and_trim(void **state)
     assert_int_equal(vn_store_ps_item_get(fx->st, id, "b", collect, &g), 1);
     assert_int_equal(vn_store_ps_item_delete(fx->st, id, "a"), 0);
     assert_int_equal(vn_store_ps_item_delete(fx->st, id, "a"), 1);
+    /* A lower max_items by configuration: trim keeps the newest. */
+    put(fx->st, id, "e", "<e/>", 0);
+    put(fx->st, id, "f", "<f/>", 0);
+    assert_int_equal(vn_store_ps_items_trim(fx->st, id, 5), 0);
+    assert_int_equal(vn_store_ps_item_count(fx->st, id, &count), 0);
+    assert_int_equal(count, 3);
+    assert_int_equal(vn_store_ps_items_trim(fx->st, id, 1), 0);
+    assert_int_equal(vn_store_ps_item_count(fx->st, id, &count), 0);
+    assert_int_equal(count, 1);
+    assert_int_equal(vn_store_ps_item_get(fx->st, id, "f", collect, &g), 0);
+    assert_int_equal(vn_store_ps_item_get(fx->st, id, "e", collect, &g), 1);
     assert_int_equal(vn_store_ps_items_purge(fx->st, id), 0);
     assert_int_equal(vn_store_ps_item_count(fx->st, id, &count), 0);
     assert_int_equal(count, 0);

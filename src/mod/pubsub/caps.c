@@ -35,6 +35,7 @@ typedef struct jidrec {
     int nwaiting;
     char **done; /* owners whose last items were sent since available */
     int ndone;
+    char *served; /* the ver whose +notify nodes the owners in done got */
 } jidrec_t;
 
 typedef struct pending {
@@ -50,7 +51,8 @@ static vn_map_t *pend_id;  /* query id -> pending_t */
 static vn_map_t *pend_ver; /* ver -> pending_t (same objects) */
 static unsigned long long next_query;
 
-void (*caps_on_known)(vn_server_t *srv, const char *full, const char *owner);
+void (*caps_on_known)(vn_server_t *srv, const char *full, const char *owner,
+                      const char *const *skip);
 
 static void strv_push(char ***v, int *n, const char *s)
 {
@@ -89,6 +91,7 @@ static void free_ver(const char *k, void *v, void *ud)
 static void jidrec_free(jidrec_t *r)
 {
     free(r->ver);
+    free(r->served);
     strv_clear(&r->waiting, &r->nwaiting);
     strv_clear(&r->done, &r->ndone);
     free(r);
@@ -159,9 +162,8 @@ int caps_wants(const char *full, const char *node)
     return bsearch(&k, c->feat, (size_t)c->n, sizeof(char *), cmp_str) != NULL;
 }
 
-char **caps_notify_nodes(const char *full)
+static char **notify_nodes(const capsver_t *c)
 {
-    const capsver_t *c = features_of(full);
     if (!c) return NULL;
     char **out = NULL;
     int n = 0;
@@ -174,6 +176,11 @@ char **caps_notify_nodes(const char *full)
         }
     }
     return out;
+}
+
+char **caps_notify_nodes(const char *full)
+{
+    return notify_nodes(features_of(full));
 }
 
 /* ---- XEP-0115 §5.1 verification string ---- */
@@ -436,7 +443,35 @@ static void due(vn_server_t *srv, const char *full, const char *owner, int known
         return;
     }
     if (!mark_done(r, owner)) return;
-    if (caps_on_known) caps_on_known(srv, full, owner);
+    if (!r->served && r->ver) r->served = vn_xstrdup(r->ver);
+    if (caps_on_known) caps_on_known(srv, full, owner, NULL);
+}
+
+/* full's caps changed to a known ver while owners had their last items:
+ * the nodes it newly wants are due to it from each of them (a client
+ * that turns on OMEMO after signing in gets the device lists then). */
+static void caps_changed(vn_server_t *srv, const char *full)
+{
+    jidrec_t *r = vn_map_get(jids, full);
+    if (!r || !r->ver || !vn_map_get(vers, r->ver)) return;
+    if (r->served && !strcmp(r->served, r->ver)) return;
+    if (r->ndone) {
+        /* No caps before, or an old ver evicted from the cache: everything
+         * is due again. */
+        char **skip = r->served ? notify_nodes(vn_map_get(vers, r->served)) : NULL;
+        char **owners = vn_xcalloc((size_t)r->ndone + 1, sizeof(char *));
+        int n = r->ndone;
+        for (int i = 0; i < n; i++)
+            owners[i] = vn_xstrdup(r->done[i]);
+        for (int i = 0; i < n; i++) {
+            if (caps_on_known) caps_on_known(srv, full, owners[i], (const char *const *)skip);
+            free(owners[i]);
+        }
+        free(owners);
+        ps_strv_free(skip);
+    }
+    free(r->served);
+    r->served = r->ndone ? vn_xstrdup(r->ver) : NULL;
 }
 
 typedef struct waiters {
@@ -450,6 +485,14 @@ static void collect_waiting(const char *k, void *v, void *ud)
     waiters_t *w = ud;
     jidrec_t *r = v;
     if (r->nwaiting && r->ver && !strcmp(r->ver, w->ver)) strv_push(&w->fulls, &w->n, k);
+}
+
+static void collect_changed(const char *k, void *v, void *ud)
+{
+    waiters_t *w = ud;
+    jidrec_t *r = v;
+    if (r->ndone && r->ver && !strcmp(r->ver, w->ver) && (!r->served || strcmp(r->served, r->ver)))
+        strv_push(&w->fulls, &w->n, k);
 }
 
 vn_result_t caps_from_client(vn_server_t *srv, vn_stanza_t *st)
@@ -483,9 +526,18 @@ vn_result_t caps_from_client(vn_server_t *srv, vn_stanza_t *st)
                 strv_push(&cv->feat, &cv->n, vn_xnode_attr(c, "var"));
         qsort(cv->feat, (size_t)cv->n, sizeof(char *), cmp_str);
         vn_map_put(vers, p->ver, cv);
-        /* Everybody with this string who is waiting for last items
+        /* Everybody who changed to this string while served gets what they
+         * newly want; everybody waiting for last items gets them
          * (collected first: sending may change the table). */
         waiters_t wt = {p->ver, NULL, 0};
+        vn_map_each(jids, collect_changed, &wt);
+        for (int i = 0; i < wt.n; i++) {
+            caps_changed(srv, wt.fulls[i]);
+            free(wt.fulls[i]);
+        }
+        free(wt.fulls);
+        wt.fulls = NULL;
+        wt.n = 0;
         vn_map_each(jids, collect_waiting, &wt);
         for (int i = 0; i < wt.n; i++) {
             jidrec_t *r = vn_map_get(jids, wt.fulls[i]);
@@ -513,7 +565,10 @@ vn_result_t caps_from_client(vn_server_t *srv, vn_stanza_t *st)
     int first = !s->available;
     int known = note_presence(srv, st, s->full, domain);
     /* The account's own new resource gets the last items of its own nodes. */
-    if (first) due(srv, s->full, s->bare, known);
+    if (first)
+        due(srv, s->full, s->bare, known);
+    else if (known)
+        caps_changed(srv, s->full);
     return VN_PASS;
 }
 
@@ -546,6 +601,7 @@ vn_result_t caps_to_account(vn_server_t *srv, vn_stanza_t *st)
         if (!r || !r->ver) return VN_PASS; /* no caps: wants nothing */
     } else {
         known = note_presence(srv, st, full, st->to.domain);
+        if (known) caps_changed(srv, full);
     }
     due(srv, full, owner, known);
     return VN_PASS;

@@ -476,8 +476,13 @@ static void op_config_set(vn_store_t *st, ps_job_t *j)
         return;
     }
     j->cfg = c;
-    /* Fewer items kept now: trim at the next publish (the item cap is
-     * still honoured on every read). */
+    /* Fewer items kept now (a lower max_items, or persist_items off):
+     * the oldest go at once, without retract notifications. */
+    if (vn_store_ps_items_trim(st, j->node_id,
+                               c.persist_items ? ps_config_keep(&c, j->max_keep) : 1) < 0) {
+        internal(j);
+        return;
+    }
     if (c.notify_config) collect_recipients(st, j);
 }
 

@@ -35,10 +35,27 @@ static void last_then(ps_job_t *j)
     }
 }
 
-static void deliver_last(vn_server_t *srv, const char *full, const char *owner)
+static void deliver_last(vn_server_t *srv, const char *full, const char *owner,
+                         const char *const *skip)
 {
     char **want = caps_notify_nodes(full);
     if (!want) return;
+    /* A caps change: only the nodes not served before. */
+    int n = 0;
+    for (int i = 0; want[i]; i++) {
+        int old = 0;
+        for (int k = 0; skip && skip[k] && !old; k++)
+            old = !strcmp(skip[k], want[i]);
+        if (old)
+            free(want[i]);
+        else
+            want[n++] = want[i];
+    }
+    want[n] = NULL;
+    if (!n) {
+        free(want);
+        return;
+    }
     ps_job_t *j = ps_job_new(srv, PS_OP_LAST_ITEMS, 1, owner, NULL);
     j->want = want;
     j->requester_full = vn_xstrdup(full);

@@ -246,8 +246,11 @@ int caps_wants(const char *full, const char *node);
 char **caps_notify_nodes(const char *full);
 /* Called once per (full JID, owner) when an available presence of full
  * reached owner's account (or full is owner's own new resource) and
- * full's features are known: owner's last items are due to full. */
-extern void (*caps_on_known)(vn_server_t *srv, const char *full, const char *owner);
+ * full's features are known: owner's last items are due to full. Called
+ * again with skip set when full's caps change while available: only the
+ * nodes it newly wants (not in skip, NULL-terminated) are due. */
+extern void (*caps_on_known)(vn_server_t *srv, const char *full, const char *owner,
+                             const char *const *skip);
 void caps_init(vn_server_t *srv);
 void caps_fini(void);
 vn_result_t caps_from_client(vn_server_t *srv, vn_stanza_t *st);
