@@ -76,7 +76,8 @@ int muc_hist_first(const muc_room_t *r, const vn_xnode_t *history, int64_t now_u
     int64_t since = 0;
     const char *sv = history ? vn_xnode_attr(history, "since") : NULL;
     if (sv && vn_mam_parse_datetime(sv, &since) < 0) since = 0;
-    if (seconds >= 0) {
+    /* More seconds than since the epoch is everything (and would overflow). */
+    if (seconds >= 0 && seconds < now_us / 1000000) {
         int64_t t = now_us - (int64_t)seconds * 1000000;
         if (t > since) since = t;
     }
