@@ -87,6 +87,22 @@ one "fuzz-build-jid" fuzz_build -o build-fuzz/fuzz_jid fuzz/fuzz_jid.c src/xmpp/
 one "fuzz-jid" fuzz_run jid
 one "fuzz-build-scram" fuzz_build -o build-fuzz/fuzz_scram fuzz/fuzz_scram.c src/xmpp/scram.c $FUZZ_DEPS -lcrypto -lpthread
 one "fuzz-scram" fuzz_run scram
+# The module targets call into the whole server library: it is compiled
+# once, instrumented, into build-fuzz/libvestnik.a.
+fuzz_lib() {
+  local objs=build-fuzz/lib
+  rm -rf "$objs" build-fuzz/libvestnik.a && mkdir -p "$objs" || return 1
+  ls src/*/*.c src/mod/*/*.c | xargs -P"$(nproc)" -I{} sh -c \
+    'clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
+       -fno-sanitize-recover=undefined -Isrc -c "$1" -o "$2/$(echo "$1" | tr / _).o"' _ {} "$objs" &&
+    ar rcs build-fuzz/libvestnik.a "$objs"/*.o
+}
+FUZZ_LIBS="build-fuzz/libvestnik.a $(pkg-config --libs expat openssl sqlite3 libidn2 icu-uc inih) -lpthread"
+one "fuzz-build-lib" fuzz_lib
+for t in muc pubsub caps profile; do
+  one "fuzz-build-$t" fuzz_build -Ifuzz -o build-fuzz/fuzz_$t fuzz/fuzz_$t.c $FUZZ_LIBS
+  one "fuzz-$t" fuzz_run $t
+done
 
 if [ -x bench/smoke.sh ]; then
   stage "bench smoke (vestnik-bench against vestnikd: zero loss)"

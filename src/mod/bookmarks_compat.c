@@ -68,6 +68,32 @@ static void attr_out(vn_buf_t *b, const char *name, const char *v)
 
 /* ---- XEP-0048 -> XEP-0402 ---- */
 
+const char *vn_bookmarks_legacy_jid(vn_arena_t *a, const vn_xnode_t *cf)
+{
+    if (!cf->name || strcmp(cf->name, "conference") != 0 || !cf->ns ||
+        strcmp(cf->ns, NS_LEGACY) != 0)
+        return NULL;
+    const char *jid = vn_xnode_attr(cf, "jid");
+    vn_jid_t j;
+    if (!jid || vn_jid_parse(jid, strlen(jid), &j, a) < 0 || !j.local || j.resource) return NULL;
+    return vn_jid_bare_str(&j, a);
+}
+
+char *vn_bookmarks_to_item(vn_arena_t *a, const vn_xnode_t *cf)
+{
+    vn_buf_t b = VN_BUF_INIT;
+    vn_buf_puts(&b, "<conference xmlns='" NS_BOOKMARKS "'");
+    attr_out(&b, "name", vn_xnode_attr(cf, "name"));
+    attr_out(&b, "autojoin", truthy(vn_xnode_attr(cf, "autojoin")) ? "true" : NULL);
+    vn_buf_puts(&b, ">");
+    text_child(&b, cf, NS_LEGACY, "nick", a);
+    text_child(&b, cf, NS_LEGACY, "password", a);
+    vn_buf_puts(&b, "</conference>");
+    char *out = vn_xstrndup(b.data, b.len);
+    vn_buf_free(&b);
+    return out;
+}
+
 typedef struct sync_ctx {
     vn_server_t *srv;
     char *owner;
@@ -128,13 +154,8 @@ static void stored(vn_server_t *srv, const char *owner, const vn_xnode_t *el)
     c->owner = vn_xstrdup(owner);
     vn_arena_t *a = vn_arena_new(1024);
     for (vn_xnode_t *cf = el->children; cf; cf = cf->next) {
-        if (!cf->name || strcmp(cf->name, "conference") != 0 || !cf->ns ||
-            strcmp(cf->ns, NS_LEGACY) != 0)
-            continue;
-        const char *jid = vn_xnode_attr(cf, "jid");
-        vn_jid_t j;
-        if (!jid || vn_jid_parse(jid, strlen(jid), &j, a) < 0 || !j.local || j.resource) continue;
-        char *norm = vn_jid_bare_str(&j, a);
+        const char *norm = vn_bookmarks_legacy_jid(a, cf);
+        if (!norm) continue;
         int dup = 0;
         for (int i = 0; i < c->n && !dup; i++)
             dup = !strcmp(c->jids[i], norm);
@@ -144,26 +165,32 @@ static void stored(vn_server_t *srv, const char *owner, const vn_xnode_t *el)
                     MAX_CONFERENCES);
             break;
         }
-        vn_buf_t b = VN_BUF_INIT;
-        vn_buf_puts(&b, "<conference xmlns='" NS_BOOKMARKS "'");
-        attr_out(&b, "name", vn_xnode_attr(cf, "name"));
-        attr_out(&b, "autojoin", truthy(vn_xnode_attr(cf, "autojoin")) ? "true" : NULL);
-        vn_buf_puts(&b, ">");
-        text_child(&b, cf, NS_LEGACY, "nick", a);
-        text_child(&b, cf, NS_LEGACY, "password", a);
-        vn_buf_puts(&b, "</conference>");
         c->jids = vn_xrealloc(c->jids, sizeof(char *) * (size_t)(c->n + 1));
         c->payloads = vn_xrealloc(c->payloads, sizeof(char *) * (size_t)(c->n + 1));
         c->jids[c->n] = vn_xstrdup(norm);
-        c->payloads[c->n] = vn_xstrndup(b.data, b.len);
+        c->payloads[c->n] = vn_bookmarks_to_item(a, cf);
         c->n++;
-        vn_buf_free(&b);
     }
     vn_arena_free(a);
     vn_pep_get_items(srv, owner, NS_BOOKMARKS, got_current, c);
 }
 
 /* ---- XEP-0402 -> XEP-0048 ---- */
+
+void vn_bookmarks_to_legacy(vn_buf_t *b, vn_arena_t *a, const char *id, const char *payload)
+{
+    vn_xnode_t *cf = vn_profile_parse(a, payload, strlen(payload));
+    if (!cf || !cf->ns || strcmp(cf->ns, NS_BOOKMARKS) != 0 || strcmp(cf->name, "conference"))
+        return;
+    vn_buf_puts(b, "<conference");
+    attr_out(b, "jid", id);
+    attr_out(b, "name", vn_xnode_attr(cf, "name"));
+    attr_out(b, "autojoin", truthy(vn_xnode_attr(cf, "autojoin")) ? "true" : "false");
+    vn_buf_puts(b, ">");
+    text_child(b, cf, NS_BOOKMARKS, "nick", a);
+    text_child(b, cf, NS_BOOKMARKS, "password", a);
+    vn_buf_puts(b, "</conference>");
+}
 
 typedef struct get_ctx {
     vn_work_t work;
@@ -221,17 +248,7 @@ static void got_items(void *ud, int n, const char *const *ids, const char *const
     vn_buf_t b = VN_BUF_INIT;
     vn_arena_t *a = vn_arena_new(1024);
     for (int i = 0; i < n; i++) {
-        vn_xnode_t *cf = vn_profile_parse(a, payloads[i], strlen(payloads[i]));
-        if (!cf || !cf->ns || strcmp(cf->ns, NS_BOOKMARKS) != 0 || strcmp(cf->name, "conference"))
-            continue;
-        vn_buf_puts(&b, "<conference");
-        attr_out(&b, "jid", ids[i]);
-        attr_out(&b, "name", vn_xnode_attr(cf, "name"));
-        attr_out(&b, "autojoin", truthy(vn_xnode_attr(cf, "autojoin")) ? "true" : "false");
-        vn_buf_puts(&b, ">");
-        text_child(&b, cf, NS_BOOKMARKS, "nick", a);
-        text_child(&b, cf, NS_BOOKMARKS, "password", a);
-        vn_buf_puts(&b, "</conference>");
+        vn_bookmarks_to_legacy(&b, a, ids[i], payloads[i]);
         vn_arena_reset(a);
     }
     vn_arena_free(a);

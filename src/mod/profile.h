@@ -57,6 +57,21 @@ void vn_vcard_observe(vn_photo_observer_fn fn);
  * NULL remove it. Observers then run with VN_PHOTO_FROM_PEP. */
 void vn_vcard_set_photo(vn_server_t *srv, const char *owner, const char *type, const char *binval);
 
+/* The PHOTO of a vCard: its TYPE and BINVAL texts (in a), NULL when absent
+ * (an all-blank BINVAL is no photo). */
+void vn_vcard_photo_of(vn_arena_t *a, const vn_xnode_t *vcard, char **type, char **binval);
+
+/* ---- bookmarks conversion (bookmarks_compat.c, XEP-0402 §5.3) ---- */
+
+/* The normalised room JID of a XEP-0048 <conference/> (in a), or NULL when
+ * cf is not one or its jid is not a room's bare JID. */
+const char *vn_bookmarks_legacy_jid(vn_arena_t *a, const vn_xnode_t *cf);
+/* The XEP-0402 item payload of a XEP-0048 <conference/> (malloc'd). */
+char *vn_bookmarks_to_item(vn_arena_t *a, const vn_xnode_t *cf);
+/* Appends the XEP-0048 <conference/> of a XEP-0402 item (id = room JID) to
+ * b; nothing when the payload is not a bookmarks:1 <conference/>. */
+void vn_bookmarks_to_legacy(vn_buf_t *b, vn_arena_t *a, const char *id, const char *payload);
+
 /* ---- private XML storage (private.c) ---- */
 
 typedef struct vn_private_handler {

@@ -45,7 +45,7 @@ static void notify(vn_server_t *srv, const vn_photo_event_t *ev)
 }
 
 /* The PHOTO of a vCard: its TYPE and BINVAL texts (in a), NULL when absent. */
-static void photo_of(vn_arena_t *a, const vn_xnode_t *vcard, char **type, char **binval)
+void vn_vcard_photo_of(vn_arena_t *a, const vn_xnode_t *vcard, char **type, char **binval)
 {
     *type = *binval = NULL;
     vn_xnode_t *photo = vcard ? vn_xnode_child(vcard, VN_NS_VCARD, "PHOTO") : NULL;
@@ -213,7 +213,7 @@ static vn_result_t on_set(vn_server_t *srv, vn_stanza_t *st)
     }
     set_job_t *j = vn_xcalloc(1, sizeof(*j));
     char *type, *binval;
-    photo_of(st->arena, p, &type, &binval);
+    vn_vcard_photo_of(st->arena, p, &type, &binval);
     if (binval && vn_profile_b64_sha1(binval, strlen(binval), j->hash, &j->bytes) < 0) {
         free(xml);
         free(j);

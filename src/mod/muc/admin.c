@@ -7,18 +7,11 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "mod/muc/form.h"
 #include "mod/muc/muc.h"
 #include "xmpp/router.h"
 
-typedef struct change {
-    const vn_xnode_t *item;
-    int by_role;
-    muc_role_t role;
-    muc_aff_t aff;
-    muc_occ_t *occ; /* role changes */
-    char *jid;      /* affiliation changes: bare */
-    const char *reason;
-} change_t;
+typedef muc_change_t change_t;
 
 #define MAX_ITEMS 64
 
@@ -33,8 +26,8 @@ static void count_owner_cb(const char *key, void *value, void *ud)
 }
 
 /* Checks one item; NULL or the condition (with *type). */
-static const char *check(muc_room_t *r, vn_stanza_t *st, muc_aff_t my_aff, muc_role_t my_role,
-                         change_t *c, const char **type, const char **text)
+const char *muc_admin_check(muc_room_t *r, vn_stanza_t *st, muc_aff_t my_aff, muc_role_t my_role,
+                            change_t *c, const char **type, const char **text)
 {
     const vn_xnode_t *it = c->item;
     const char *role = vn_xnode_attr(it, "role");
@@ -220,7 +213,7 @@ void muc_on_admin_iq(muc_room_t *r, vn_stanza_t *st)
         memset(c, 0, sizeof(*c));
         c->item = it;
         const char *type = "modify", *text = NULL;
-        const char *cond = check(r, st, my_aff, my_role, c, &type, &text);
+        const char *cond = muc_admin_check(r, st, my_aff, my_role, c, &type, &text);
         if (cond) {
             muc_error(st, type, cond, text);
             return;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "mod/muc/form.h"
 #include "mod/muc/muc.h"
 #include "xmpp/router.h"
 
@@ -124,7 +125,7 @@ static void set_text(char **dst, const char *v)
 
 /* Applies a submitted form to a copy of the configuration; NULL or the
  * error text (bad-request / not-acceptable). */
-static const char *apply_form(muc_room_t *r, vn_arena_t *a, const vn_xnode_t *x, muc_config_t *c)
+const char *muc_form_apply(muc_room_t *r, vn_arena_t *a, const vn_xnode_t *x, muc_config_t *c)
 {
     const vn_config_t *g = &r->svc->srv->cfg;
     for (const vn_xnode_t *f = x->children; f; f = f->next) {
@@ -209,7 +210,7 @@ static void submit(muc_room_t *r, vn_stanza_t *st, const vn_xnode_t *x)
 {
     muc_config_t c;
     copy_config(&c, &r->cfg);
-    const char *err = apply_form(r, st->arena, x, &c);
+    const char *err = muc_form_apply(r, st->arena, x, &c);
     if (err) {
         muc_config_free(&c);
         muc_error(st, "modify", "bad-request", err);

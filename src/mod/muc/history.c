@@ -8,6 +8,7 @@
 
 #include "core/mem.h"
 #include "mod/mam_query.h"
+#include "mod/muc/form.h"
 #include "mod/muc/muc.h"
 #include "xmpp/session.h"
 #include "xmpp/router.h"
@@ -67,19 +68,17 @@ static long attr_long(const vn_xnode_t *n, const char *name, long dflt)
     return *v && !*end && x >= 0 ? x : dflt;
 }
 
-void muc_hist_send(muc_room_t *r, muc_occ_t *o, const vn_xnode_t *history)
+int muc_hist_first(const muc_room_t *r, const vn_xnode_t *history, int64_t now_us)
 {
-    if (!r->hist_len) return;
-    vn_session_t *s = muc_occ_session(o);
-    if (!s) return;
     long maxstanzas = attr_long(history, "maxstanzas", r->hist_len);
     long maxchars = attr_long(history, "maxchars", -1);
     long seconds = attr_long(history, "seconds", -1);
     int64_t since = 0;
     const char *sv = history ? vn_xnode_attr(history, "since") : NULL;
     if (sv && vn_mam_parse_datetime(sv, &since) < 0) since = 0;
-    if (seconds >= 0) {
-        int64_t t = vn_mam_now_us() - (int64_t)seconds * 1000000;
+    /* More seconds than since the epoch is everything (and would overflow). */
+    if (seconds >= 0 && seconds < now_us / 1000000) {
+        int64_t t = now_us - (int64_t)seconds * 1000000;
         if (t > since) since = t;
     }
     /* Walk back from the newest while the limits allow. */
@@ -92,6 +91,15 @@ void muc_hist_send(muc_room_t *r, muc_occ_t *o, const vn_xnode_t *history)
         chars += (long)it->len;
         first--;
     }
+    return first;
+}
+
+void muc_hist_send(muc_room_t *r, muc_occ_t *o, const vn_xnode_t *history)
+{
+    if (!r->hist_len) return;
+    vn_session_t *s = muc_occ_session(o);
+    if (!s) return;
+    int first = muc_hist_first(r, history, vn_mam_now_us());
     vn_buf_t out = VN_BUF_INIT;
     for (int i = first; i < r->hist_len; i++) {
         const muc_hist_t *it = &r->hist[(r->hist_start + i) % r->hist_cap];

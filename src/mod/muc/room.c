@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "mod/mam_query.h"
+#include "mod/muc/form.h"
 #include "mod/muc/muc.h"
 #include "mod/roster.h"
 #include "store/store_muc.h"
@@ -226,7 +227,7 @@ static void put_ki(vn_buf_t *b, const char *k, int v)
     vn_buf_printf(b, "%s=%d\n", k, v);
 }
 
-static char *config_text(const muc_config_t *c)
+char *muc_config_text(const muc_config_t *c)
 {
     vn_buf_t b = VN_BUF_INIT;
     put_kv(&b, "name", c->name);
@@ -248,7 +249,7 @@ static char *config_text(const muc_config_t *c)
     return b.data;
 }
 
-static void config_parse(muc_config_t *c, const char *text)
+void muc_config_parse(muc_config_t *c, const char *text)
 {
     const vn_config_t *g = &muc_svc->srv->cfg;
     for (const char *p = text; p && *p;) {
@@ -365,7 +366,7 @@ void muc_room_save(muc_room_t *r)
     j->jid = vn_xstrdup(r->jid);
     j->name = vn_xstrdup(r->cfg.name);
     j->is_public = r->cfg.is_public;
-    j->config = config_text(&r->cfg);
+    j->config = muc_config_text(&r->cfg);
     j->subject = vn_xstrdup(r->subject ? r->subject : "");
     j->subject_by = vn_xstrdup(r->subject_by ? r->subject_by : "");
     if (!r->stored) {
@@ -474,7 +475,7 @@ static void load_done(vn_work_t *w)
         r->stored = 1;
         muc_config_free(&r->cfg);
         muc_config_defaults(&r->cfg);
-        config_parse(&r->cfg, j->config);
+        muc_config_parse(&r->cfg, j->config);
         r->cfg.persistent = 1;
         if (j->subject && (*j->subject || *j->subject_by)) {
             r->subject = vn_xstrdup(j->subject);

@@ -266,13 +266,23 @@ static char *verification_string(vn_arena_t *a, const vn_xnode_t *q)
             if (nf == CAPS_MAX_FEATURES) return NULL;
             feats[nf++] = attr_or_empty(c, "var");
         } else if (!strcmp(c->name, "x") && c->ns && !strcmp(c->ns, NS_DATA)) {
-            /* §5.4 3.6: forms without a FORM_TYPE are ignored. */
+            /* §5.4 3.6: forms without a FORM_TYPE are ignored; §5.4 3.5: a
+             * form with two FORM_TYPEs (fields or differing values) makes
+             * the answer ill-formed (which one counted would depend on
+             * the order). */
             const char *ft = NULL;
             for (const vn_xnode_t *f = c->children; f; f = f->next) {
-                if (f->name && !strcmp(f->name, "field") &&
-                    !strcmp(attr_or_empty(f, "var"), "FORM_TYPE")) {
-                    const vn_xnode_t *v = vn_xnode_child(f, NULL, "value");
-                    ft = v ? vn_xnode_text(a, v) : "";
+                if (!f->name || strcmp(f->name, "field") ||
+                    strcmp(attr_or_empty(f, "var"), "FORM_TYPE"))
+                    continue;
+                if (ft) return NULL;
+                ft = "";
+                int nv = 0;
+                for (const vn_xnode_t *v = f->children; v; v = v->next) {
+                    if (!v->name || strcmp(v->name, "value")) continue;
+                    const char *t = vn_xnode_text(a, v);
+                    if (nv++ && strcmp(ft, t)) return NULL;
+                    ft = t;
                 }
             }
             if (!ft) continue;
@@ -311,6 +321,9 @@ static char *verification_string(vn_arena_t *a, const vn_xnode_t *q)
             fl[nfl++] = (xfield_t){var, f};
         }
         qsort(fl, (size_t)nfl, sizeof(fl[0]), cmp_xfield);
+        /* XEP-0004 §3.2: one field per var (else the order would count). */
+        for (int k = 1; k < nfl; k++)
+            if (!strcmp(fl[k - 1].var, fl[k].var)) goto bad;
         for (int k = 0; k < nfl; k++) {
             vn_buf_puts(&s, fl[k].var);
             vn_buf_puts(&s, "<");

@@ -223,9 +223,14 @@ int ps_form_read(vn_arena_t *a, const vn_xnode_t *parent, ps_form_t *f)
         const char *value = vn_arena_strndup(a, v.data ? v.data : "", v.len);
         vn_buf_free(&v);
         if (!strcmp(var, "FORM_TYPE")) {
+            if (f->form_type) return -1;
             f->form_type = value;
             continue;
         }
+        /* XEP-0004 §3.2: a var names one field (a repeated one would make
+         * publish-options never match the node they configured). */
+        for (int i = 0; i < f->n; i++)
+            if (!strcmp(f->var[i], var)) return -1;
         if (f->n == (int)(sizeof(f->var) / sizeof(f->var[0]))) return -1;
         f->var[f->n] = vn_arena_strdup(a, var);
         f->value[f->n++] = value;
@@ -305,12 +310,15 @@ void ps_config_to_form(vn_arena_t *a, vn_xnode_t *parent, const ps_config_t *c, 
         }
         const char *v = field_value(c, f, buf, sizeof(buf));
         if (f->off == OFF(roster_groups)) {
+            /* One value per group, empty ones too: the form submitted
+             * back must give the same list. */
             const char *p = v;
-            while (*p) {
+            while (*v) {
                 const char *nl = strchr(p, '\n');
                 size_t n = nl ? (size_t)(nl - p) : strlen(p);
                 add_value(a, fl, vn_arena_strndup(a, p, n));
-                p += n + (nl ? 1 : 0);
+                if (!nl) break;
+                p = nl + 1;
             }
             continue;
         }
