@@ -24,6 +24,7 @@ ACCOUNTS = {j: "pw-" + j.split("@")[0] for j in [
     "pe@localhost", "pf@localhost", "pg@localhost", "ph@localhost",
     "pi@localhost", "pj@localhost", "pk@localhost", "pl@localhost",
     "pm@localhost", "pn@localhost", "po@localhost", "pp@localhost", "pq@localhost",
+    "pr@localhost", "ps@localhost",
 ]}
 
 CAPS_NODE = "https://vestnik.test/client"
@@ -36,7 +37,7 @@ def caps_ver(features, ident=("client", "pc", "", "vt")):
     return base64.b64encode(hashlib.sha1(s.encode()).digest()).decode()
 
 
-async def online(c, features=(), answer=True):
+async def online(c, features=(), answer=True, smuggled=()):
     """Available presence with caps; answers the server's disco#info query."""
     # A feature unique to this call: the server has never seen the ver and
     # must ask (so nothing else is skipped while we wait for the query).
@@ -52,7 +53,8 @@ async def online(c, features=(), answer=True):
     node = iq.find(q("query", NS_INFO)).get("node")
     check(node == CAPS_NODE + "#" + ver, "caps query for the wrong node", iq)
     body = "<identity category='client' type='pc' name='vt'/>" + "".join(
-        "<feature var=%s/>" % xattr(f) for f in feats)
+        "<feature var=%s/>" % xattr(f) for f in feats) + "".join(
+        "<feature xmlns='urn:vt:elsewhere' var=%s/>" % xattr(f) for f in smuggled)
     c.send("<iq type='result' id=%s to=%s><query xmlns='%s' node=%s>%s</query></iq>"
            % (xattr(iq.get("id")), xattr(iq.get("from")), NS_INFO, xattr(node), body))
     return ver
@@ -157,6 +159,19 @@ async def test_publish_notifications_filtered(ctx):
     gen = r.find(".//" + q("item", NS_PUBSUB)).get("id")
     check(gen, "server generated an item id", r)
     await b.wait_for(is_event(TUNE, "pa@localhost", gen), what="event with generated id")
+
+
+async def test_caps_only_disco_features_count(ctx):
+    """Features outside the disco#info namespace are not part of the XEP-0115
+    hash, so they must not count: otherwise one client could add +notify
+    for everybody who shares its ver string."""
+    a = await ctx.raw_session("pr@localhost", "r")
+    b = await ctx.raw_session("ps@localhost", "r")
+    await online(a, [])
+    await online(b, [], smuggled=[TUNE + "+notify"])
+    await befriend(a, b)
+    ok(await publish(a, TUNE, tune("hidden"), "h1"), "publish")
+    await b.quiet(0.7, is_event(TUNE, "pr@localhost"))
 
 
 async def test_retrieve_and_retract(ctx):

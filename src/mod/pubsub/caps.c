@@ -534,8 +534,11 @@ vn_result_t caps_from_client(vn_server_t *srv, vn_stanza_t *st)
             vers = vn_map_new();
         }
         capsver_t *cv = vn_xcalloc(1, sizeof(*cv));
+        /* Only what the hash covered (disco#info features): anything else
+         * in the answer would be cached for every client of this ver. */
         for (const vn_xnode_t *c = q->children; c; c = c->next)
-            if (c->name && !strcmp(c->name, "feature") && vn_xnode_attr(c, "var"))
+            if (c->name && !strcmp(c->name, "feature") && c->ns && !strcmp(c->ns, NS_DISCO_INFO) &&
+                vn_xnode_attr(c, "var"))
                 strv_push(&cv->feat, &cv->n, vn_xnode_attr(c, "var"));
         qsort(cv->feat, (size_t)cv->n, sizeof(char *), cmp_str);
         vn_map_put(vers, p->ver, cv);
