@@ -343,7 +343,7 @@ typedef struct parsed_query {
 /* Returns NULL, or the error text for <bad-request/> (*cond may say
  * otherwise). */
 static const char *parse_query(vn_stanza_t *st, const vn_xnode_t *query, parsed_query_t *pq,
-                               const char **cond)
+                               const char **cond, int full_with)
 {
     vn_arena_t *a = st->arena;
     memset(pq, 0, sizeof(*pq));
@@ -363,6 +363,10 @@ static const char *parse_query(vn_stanza_t *st, const vn_xnode_t *query, parsed_
             if (!*value) continue;
             vn_jid_t j;
             if (vn_jid_parse(value, strlen(value), &j, a) < 0) return "'with' is not a valid JID";
+            if (full_with) {
+                pq->with = vn_jid_full_str(&j, a);
+                continue;
+            }
             if (j.resource) {
                 *cond = "feature-not-implemented";
                 return "'with' can only be a bare JID";
@@ -411,13 +415,13 @@ static const char *parse_query(vn_stanza_t *st, const vn_xnode_t *query, parsed_
     return NULL;
 }
 
-void vn_mam_query_start(vn_server_t *srv, vn_stanza_t *st, vn_session_t *s, const char *owner,
-                        vn_mam_store_query_fn fn)
+static void query_start(vn_server_t *srv, vn_stanza_t *st, vn_session_t *s, const char *owner,
+                        vn_mam_store_query_fn fn, int full_with)
 {
     vn_xnode_t *query = vn_xnode_child(st->node, NS_MAM, "query");
     parsed_query_t pq;
     const char *cond;
-    const char *err = parse_query(st, query, &pq, &cond);
+    const char *err = parse_query(st, query, &pq, &cond, full_with);
     if (err) {
         vn_route_error(srv, st, strcmp(cond, "bad-request") ? "cancel" : "modify", cond, err);
         return;
@@ -443,6 +447,18 @@ void vn_mam_query_start(vn_server_t *srv, vn_stanza_t *st, vn_session_t *s, cons
     j->q.last_page = pq.last_page;
     j->q.max = pq.max;
     vn_store_submit(srv, &j->work, query_work, query_done);
+}
+
+void vn_mam_query_start(vn_server_t *srv, vn_stanza_t *st, vn_session_t *s, const char *owner,
+                        vn_mam_store_query_fn fn)
+{
+    query_start(srv, st, s, owner, fn, 0);
+}
+
+void vn_mam_query_start_room(vn_server_t *srv, vn_stanza_t *st, vn_session_t *s,
+                             const char *owner, vn_mam_store_query_fn fn)
+{
+    query_start(srv, st, s, owner, fn, 1);
 }
 
 /* XEP-0313 §4.1.5: the fields a query may use. */

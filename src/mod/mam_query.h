@@ -47,6 +47,11 @@ void vn_mam_submit_append(vn_server_t *srv, vn_mam_store_append_fn fn, const cha
  * results and the IQ result to session s. The caller has checked access. */
 void vn_mam_query_start(vn_server_t *srv, vn_stanza_t *st, vn_session_t *s, const char *owner,
                         vn_mam_store_query_fn fn);
+/* The same for a room archive: 'with' is an occupant JID (room@service/nick,
+ * what a room archive keeps as the sender, XEP-0313 on MUC archives), matched
+ * exactly, never a real JID. */
+void vn_mam_query_start_room(vn_server_t *srv, vn_stanza_t *st, vn_session_t *s,
+                             const char *owner, vn_mam_store_query_fn fn);
 /* Answers a query form get (XEP-0313 §4.1.5). */
 void vn_mam_query_form(vn_server_t *srv, vn_stanza_t *st);
 

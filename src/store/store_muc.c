@@ -69,6 +69,8 @@ static const char k_aff_put[] =
     "INSERT INTO muc_affiliations (room, jid, affiliation, reason) VALUES (?1, ?2, ?3, ?4) "
     "ON CONFLICT (room, jid) DO UPDATE SET affiliation = excluded.affiliation, "
     "reason = excluded.reason";
+static const char k_owned_count[] =
+    "SELECT COUNT(*) FROM muc_affiliations WHERE jid = ?1 AND affiliation = 'owner'";
 static const char k_aff_del[] = "DELETE FROM muc_affiliations WHERE room = ?1 AND jid = ?2";
 
 static const char *col(sqlite3_stmt *s, int i)
@@ -195,6 +197,20 @@ int vn_store_muc_aff_set(vn_store_t *st, const char *room, const char *jid, cons
         vn_sql_bind_text(s, 4, reason ? reason : "");
     }
     return vn_sql_exec(st, s, "muc affiliation set");
+}
+
+int vn_store_muc_owned_count(vn_store_t *st, const char *jid, int *count)
+{
+    if (vn_sql_guard(st, __func__)) return -1;
+    *count = 0;
+    sqlite3_stmt *s = vn_sql_stmt(st, k_owned_count);
+    if (!s) return -1;
+    vn_sql_bind_text(s, 1, jid);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) *count = sqlite3_column_int(s, 0);
+    vn_sql_done(s);
+    if (rc != SQLITE_ROW) return vn_sql_fail(st, "muc owned count");
+    return 0;
 }
 
 int vn_store_muc_archive_append(vn_store_t *st, const char *room, const char *id, int64_t ts_us,

@@ -44,6 +44,10 @@ int vn_store_muc_room_list(vn_store_t *st, const char *service, int public_only,
 int vn_store_muc_aff_set(vn_store_t *st, const char *room, const char *jid, const char *affiliation,
                          const char *reason);
 
+/* How many stored rooms have jid (a bare JID) as an owner (the room quota
+ * per user). 0 or -1. */
+int vn_store_muc_owned_count(vn_store_t *st, const char *jid, int *count);
+
 /* The room archive: vn_store_archive_append / _query semantics (and cost
  * bounds) with the room's bare JID as owner; the room must be stored. */
 int vn_store_muc_archive_append(vn_store_t *st, const char *room, const char *id, int64_t ts_us,

@@ -126,6 +126,11 @@ static void test_room_roundtrip(void **state)
     assert_int_equal(vn_store_muc_aff_set(fx->st, "r@conference.example", "c@x", "admin", ""), 0);
     assert_int_equal(vn_store_muc_aff_set(fx->st, "r@conference.example", "d@x", "member", ""), 0);
     assert_int_equal(vn_store_muc_aff_set(fx->st, "r@conference.example", "d@x", "none", ""), 0);
+    int owned = -1;
+    assert_int_equal(vn_store_muc_owned_count(fx->st, "a@example", &owned), 0);
+    assert_int_equal(owned, 1);
+    assert_int_equal(vn_store_muc_owned_count(fx->st, "c@x", &owned), 0);
+    assert_int_equal(owned, 0);
     /* a bad affiliation and an unknown room fail */
     assert_int_equal(vn_store_muc_aff_set(fx->st, "r@conference.example", "e@x", "king", ""), -1);
     assert_int_equal(vn_store_muc_aff_set(fx->st, "nope@conference.example", "e@x", "member", ""),

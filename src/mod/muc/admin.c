@@ -99,7 +99,7 @@ static void apply(muc_room_t *r, change_t *c, const char *actor)
             return;
         }
         if (o->role == c->role) return;
-        o->role = c->role;
+        muc_occ_set_role(o, c->role);
         muc_occ_broadcast(o, NULL, NULL, 0, c->reason, actor);
         return;
     }
@@ -107,7 +107,7 @@ static void apply(muc_room_t *r, change_t *c, const char *actor)
     /* Occupants with that bare JID follow the change (§9.1, §9.4, §10.6). */
     for (size_t i = 0; i < r->nslots; i++) {
         muc_occ_t *o = r->occ[i];
-        if (!o || strcmp(o->bare, c->jid) != 0) continue;
+        if (!o || !muc_occ_is_main(o) || strcmp(o->bare, c->jid) != 0) continue;
         if (c->aff == AFF_OUTCAST) {
             int code = 301;
             muc_occ_remove(o, &code, 1, c->reason, actor);
@@ -115,7 +115,7 @@ static void apply(muc_room_t *r, change_t *c, const char *actor)
             int code = 321;
             muc_occ_remove(o, &code, 1, c->reason, actor);
         } else {
-            o->role = muc_default_role(r, c->aff);
+            muc_occ_set_role(o, muc_default_role(r, c->aff));
             muc_occ_broadcast(o, NULL, NULL, 0, c->reason, actor);
         }
     }
@@ -170,7 +170,7 @@ static void get_list(muc_room_t *r, vn_stanza_t *st, const vn_xnode_t *item, muc
         }
         for (size_t i = 0; i < r->nslots; i++) {
             muc_occ_t *o = r->occ[i];
-            if (!o || o->role != want) continue;
+            if (!o || o->role != want || !muc_occ_is_main(o)) continue;
             vn_xnode_t *it = vn_xnode_add(a, q, NS_MUC_ADMIN, "item");
             vn_xnode_set_attr(a, it, "role", muc_role_name(o->role));
             vn_xnode_set_attr(a, it, "affiliation", muc_aff_name(muc_aff_of(r, o->bare)));

@@ -50,5 +50,5 @@ void muc_on_mam_iq(muc_room_t *r, vn_stanza_t *st)
     }
     vn_session_t *s = st->origin ? st->origin : vn_router_session(r->svc->srv, &st->from);
     if (!s) return;
-    vn_mam_query_start(r->svc->srv, st, s, r->jid, vn_store_muc_archive_query);
+    vn_mam_query_start_room(r->svc->srv, st, s, r->jid, vn_store_muc_archive_query);
 }

@@ -226,10 +226,10 @@ static void submit(muc_room_t *r, vn_stanza_t *st, const vn_xnode_t *x)
     if (old.moderated != c.moderated) {
         for (size_t i = 0; i < r->nslots; i++) {
             muc_occ_t *o = r->occ[i];
-            if (!o || muc_aff_of(r, o->bare) != AFF_NONE) continue;
+            if (!o || !muc_occ_is_main(o) || muc_aff_of(r, o->bare) != AFF_NONE) continue;
             muc_role_t want = muc_default_role(r, AFF_NONE);
             if (o->role != want && o->role != ROLE_MODERATOR) {
-                o->role = want;
+                muc_occ_set_role(o, want);
                 muc_occ_broadcast(o, NULL, NULL, 0, NULL, NULL);
             }
         }

@@ -16,6 +16,7 @@
  * the occupants present when it was queued: those that join later sit in
  * later slots (slots are appended and only compacted while the queue is
  * empty), those that leave meanwhile have an empty slot. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,7 +31,7 @@ struct muc_bcast {
     vn_stanza_t *st[2]; /* [0] for viewers of real JIDs, [1] for the others */
     vn_buf_t pre[2], suf[2];
     size_t next_slot, end;
-    size_t except; /* slot, or SIZE_MAX */
+    uint64_t except; /* occupant id whose sessions are skipped, or 0 */
 };
 
 vn_stanza_t *muc_stanza_new(const char *name, muc_room_t *r, const char *nick)
@@ -76,16 +77,47 @@ static void bcast_free(muc_bcast_t *b)
     free(b);
 }
 
+void muc_occ_forget_session(muc_occ_t *o)
+{
+    if (!o->sess) return;
+    *o->spprev = o->snext;
+    if (o->snext) o->snext->spprev = o->spprev;
+    o->snext = NULL;
+    o->spprev = NULL;
+    vn_session_unref(o->sess);
+    o->sess = NULL;
+}
+
 vn_session_t *muc_occ_session(muc_occ_t *o)
 {
     /* A session that closed (or was taken over by a XEP-0198 resumption)
      * is looked up again. */
     if (o->sess && vn_session_alive(o->sess)) return o->sess;
-    if (o->sess) vn_session_unref(o->sess);
-    o->sess = vn_router_session(o->room->svc->srv, &o->rjid);
-    if (o->sess && !vn_session_alive(o->sess)) o->sess = NULL;
-    if (o->sess) vn_session_ref(o->sess);
-    return o->sess;
+    muc_occ_forget_session(o);
+    vn_session_t *s = vn_router_session(o->room->svc->srv, &o->rjid);
+    if (!s || !vn_session_alive(s) || !s->in_router) return NULL;
+    muc_sess_list_t *l = s->slot[muc_svc->slot];
+    if (!l) {
+        l = vn_xcalloc(1, sizeof(*l));
+        s->slot[muc_svc->slot] = l;
+    }
+    o->sess = s;
+    vn_session_ref(s);
+    o->snext = l->first;
+    if (l->first) l->first->spprev = &o->snext;
+    o->spprev = &l->first;
+    l->first = o;
+    return s;
+}
+
+void muc_session_end(vn_session_t *s)
+{
+    muc_sess_list_t *l = s->slot[muc_svc->slot];
+    if (!l) return;
+    s->slot[muc_svc->slot] = NULL;
+    while (l->first)
+        muc_occ_forget_session(l->first);
+    free(l);
 }
 
 /* One copy to one occupant. Returns 1 when written. */
@@ -152,7 +184,7 @@ static void pump(muc_room_t *r)
         while (b->next_slot < b->end && budget > 0) {
             size_t i = b->next_slot++;
             muc_occ_t *o = i < r->nslots ? r->occ[i] : NULL;
-            if (!o || i == b->except) continue;
+            if (!o || (b->except && o->id == b->except)) continue;
             int v = b->st[1] && !muc_sees_jid(r, o) ? 1 : 0;
             deliver(r, o, b->st[v], &b->pre[v], &b->suf[v]);
             budget--;
@@ -179,7 +211,7 @@ void muc_broadcast(muc_room_t *r, vn_stanza_t *st, vn_stanza_t *st_anon, const m
     split(st, &b->pre[0], &b->suf[0]);
     if (st_anon) split(st_anon, &b->pre[1], &b->suf[1]);
     b->end = r->nslots;
-    b->except = except ? except->slot : SIZE_MAX;
+    b->except = except ? except->id : 0;
     if (r->bq_tail)
         r->bq_tail->next = b;
     else
@@ -194,6 +226,25 @@ void muc_send_to(muc_occ_t *o, vn_stanza_t *st)
     vn_xnode_set_attr(st->arena, st->node, "to", o->jid);
     st->to = o->rjid;
     vn_route(o->room->svc->srv, st);
+    vn_stanza_free(st);
+}
+
+void muc_send_to_all(muc_occ_t *o, vn_stanza_t *st)
+{
+    /* Routed (archive, carbons) to one session; its siblings of the same
+     * account get the same stanza (stanza-id included) through the
+     * DELIVER hooks only, so the account archives it once. */
+    vn_server_t *srv = o->room->svc->srv;
+    vn_xnode_set_attr(st->arena, st->node, "to", o->jid);
+    st->to = o->rjid;
+    vn_route(srv, st);
+    for (muc_occ_t *p = o->sib; p != o; p = p->sib) {
+        vn_session_t *s = muc_occ_session(p);
+        if (!s) continue;
+        vn_xnode_set_attr(st->arena, st->node, "to", p->jid);
+        st->to = p->rjid;
+        vn_router_deliver(srv, s, st);
+    }
     vn_stanza_free(st);
 }
 

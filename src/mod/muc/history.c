@@ -10,6 +10,7 @@
 #include "mod/mam_query.h"
 #include "mod/muc/form.h"
 #include "mod/muc/muc.h"
+#include "xml/parser.h"
 #include "xmpp/session.h"
 #include "xmpp/router.h"
 
@@ -68,6 +69,45 @@ static long attr_long(const vn_xnode_t *n, const char *name, long dflt)
     return *v && !*end && x >= 0 ? x : dflt;
 }
 
+/* A stored history stanza back as a tree. */
+typedef struct parse_ctx {
+    vn_arena_t *a;
+    vn_xnode_t *out;
+    int n;
+} parse_ctx_t;
+
+static void p_open(void *ud, const char *ns, const char *name, const char *dns,
+                   const vn_xattr_t *attrs)
+{
+    (void)ud, (void)ns, (void)name, (void)dns, (void)attrs;
+}
+
+static void p_stanza(void *ud, vn_xnode_t *n, vn_arena_t *a)
+{
+    (void)a;
+    parse_ctx_t *c = ud;
+    if (c->n++ == 0) c->out = vn_xnode_copy(c->a, n);
+}
+
+static void p_close(void *ud)
+{
+    (void)ud;
+}
+
+static vn_xnode_t *parse_one(vn_arena_t *a, const char *xml, size_t len)
+{
+    static const vn_xml_callbacks_t cb = {p_open, p_stanza, p_close};
+    vn_xml_limits_t lim = {len + 4096, 64, 64};
+    parse_ctx_t c = {a, NULL, 0};
+    vn_xml_parser_t *p = vn_xml_parser_new(&lim, &cb, &c);
+    static const char head[] = "<r xmlns='" VN_NS_CLIENT "'>", tail[] = "</r>";
+    vn_xml_status_t s = vn_xml_parser_feed(p, head, sizeof(head) - 1);
+    if (s == VN_XML_OK) s = vn_xml_parser_feed(p, xml, len);
+    if (s == VN_XML_OK) s = vn_xml_parser_feed(p, tail, sizeof(tail) - 1);
+    vn_xml_parser_free(p);
+    return s == VN_XML_OK && c.n == 1 ? c.out : NULL;
+}
+
 int muc_hist_first(const muc_room_t *r, const vn_xnode_t *history, int64_t now_us)
 {
     long maxstanzas = attr_long(history, "maxstanzas", r->hist_len);
@@ -100,26 +140,27 @@ void muc_hist_send(muc_room_t *r, muc_occ_t *o, const vn_xnode_t *history)
     vn_session_t *s = muc_occ_session(o);
     if (!s) return;
     int first = muc_hist_first(r, history, vn_mam_now_us());
-    vn_buf_t out = VN_BUF_INIT;
+    /* Each message goes to the session like any other stanza, through the
+     * DELIVER hooks: blocking (XEP-0191) drops what comes from a blocked
+     * JID, CSI (XEP-0352) sees it in order after the presences it may be
+     * holding, XEP-0198 counts it. */
+    vn_server_t *srv = r->svc->srv;
     for (int i = first; i < r->hist_len; i++) {
         const muc_hist_t *it = &r->hist[(r->hist_start + i) % r->hist_cap];
-        /* "<message" + to + the rest, with the delay before the end tag. */
-        static const char end_tag[] = "</message>";
-        size_t el = sizeof(end_tag) - 1;
-        if (it->len < 8 + el || memcmp(it->xml, "<message", 8) != 0 ||
-            memcmp(it->xml + it->len - el, end_tag, el) != 0)
+        vn_stanza_t *st = vn_stanza_new("message");
+        vn_xnode_t *n = parse_one(st->arena, it->xml, it->len);
+        if (!n || vn_stanza_init(st, n, st->arena) != 0 || st->kind != VN_MESSAGE) {
+            vn_stanza_free(st);
             continue;
+        }
         char stamp[48];
         vn_mam_format_stamp(it->ts_us, stamp, sizeof(stamp));
-        vn_buf_reset(&out);
-        vn_buf_puts(&out, "<message to='");
-        vn_buf_puts(&out, o->jid_esc);
-        vn_buf_puts(&out, "'");
-        vn_buf_append(&out, it->xml + 8, it->len - 8 - el);
-        vn_buf_puts(&out, "<delay xmlns='" NS_DELAY "' from='");
-        vn_xml_append_escaped(&out, r->jid, strlen(r->jid), 1);
-        vn_buf_printf(&out, "' stamp='%s'/></message>", stamp);
-        vn_session_send_stanza_raw(s, out.data, out.len);
+        vn_xnode_t *d = vn_xnode_add(st->arena, n, NS_DELAY, "delay");
+        vn_xnode_set_attr(st->arena, d, "from", r->jid);
+        vn_xnode_set_attr(st->arena, d, "stamp", vn_arena_strdup(st->arena, stamp));
+        vn_xnode_set_attr(st->arena, n, "to", o->jid);
+        st->to = o->rjid;
+        vn_router_deliver(srv, s, st);
+        vn_stanza_free(st);
     }
-    vn_buf_free(&out);
 }

@@ -84,7 +84,11 @@ static void groupchat(muc_room_t *r, muc_occ_t *o, vn_stanza_t *st)
         vn_xnode_serialize(out->node, NULL, &xml);
         vn_xnode_set_attr(a, out->node, "to", MUC_TO_PLACEHOLDER);
         int64_t now = vn_mam_now_us();
-        if (muc_room_archiving(r)) muc_archive_append(r, sid, now, o->bare, xml.data, xml.len);
+        /* 'with' is the occupant JID, never the real one: a filter must
+         * not tell who is behind a nick in a semi-anonymous room. */
+        if (muc_room_archiving(r))
+            muc_archive_append(r, sid, now, vn_arena_printf(a, "%s/%s", r->jid, o->nick), xml.data,
+                               xml.len);
         muc_hist_add(r, now, xml.data, xml.len);
         vn_buf_free(&xml);
     }
@@ -112,7 +116,7 @@ static void private_message(muc_room_t *r, muc_occ_t *o, vn_stanza_t *st)
     if (id) vn_xnode_set_attr(a, out->node, "id", vn_arena_strdup(a, id));
     copy_payload(out, st);
     vn_xnode_add(a, out->node, NS_MUC_USER, "x"); /* §7.5 */
-    muc_send_to(to, out);
+    muc_send_to_all(to, out);                     /* every session of the occupant */
 }
 
 /* §7.8.2 mediated invitations and §7.8.2.1 declines. */
@@ -181,7 +185,7 @@ void muc_on_message(muc_room_t *r, vn_stanza_t *st)
         muc_occ_t *o = muc_occ_by_jid(r, &st->from);
         if (o && !st->to.resource) {
             int code = 333;
-            muc_occ_remove(o, &code, 1, NULL, NULL);
+            muc_occ_leave(o, &code, 1);
         }
         return;
     }
@@ -223,7 +227,8 @@ void muc_on_occupant_iq(muc_room_t *r, vn_stanza_t *st)
     int request = !strcmp(st->type, "get") || !strcmp(st->type, "set");
     vn_xnode_t *payload = vn_xnode_first_element(st->node);
     /* XEP-0410 §3: the service answers a ping to one's own occupant JID. */
-    if (request && payload && payload->ns && !strcmp(payload->ns, NS_PING) && from && to == from) {
+    if (request && payload && payload->ns && !strcmp(payload->ns, NS_PING) && from && to &&
+        to->id == from->id) {
         vn_stanza_t *res = vn_stanza_iq_result(st);
         vn_route(r->svc->srv, res);
         return;

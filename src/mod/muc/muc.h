@@ -63,15 +63,26 @@ typedef struct muc_config {
 typedef struct muc_room muc_room_t;
 typedef struct muc_service muc_service_t;
 
+/* One joined session. An occupant (a nick) is one session, or several
+ * sessions of the same bare JID that joined with the same nick (a phone
+ * and a desktop): they form a ring through `sib` and share `id` and role.
+ * The room shows one occupant; every session gets the room's traffic;
+ * room->by_nick maps the nick to one of them (the "main" session). */
 typedef struct muc_occ {
     muc_room_t *room;
-    size_t slot;        /* index in room->occ */
-    char *nick;         /* resourcepart (normalised) */
-    char *jid;          /* real full JID */
-    char *jid_esc;      /* the same, escaped for an attribute */
-    char *bare;         /* real bare JID */
-    vn_jid_t rjid;      /* parsed real JID (malloc'd parts) */
-    vn_session_t *sess; /* cached session of rjid (referenced), or NULL */
+    struct muc_occ *sib; /* next session of the same occupant; itself when alone */
+    uint64_t id;         /* the occupant's id, shared by its sessions */
+    size_t slot;         /* index in room->occ */
+    char *nick;          /* resourcepart (normalised) */
+    char *jid;           /* real full JID */
+    char *jid_esc;       /* the same, escaped for an attribute */
+    char *bare;          /* real bare JID */
+    vn_jid_t rjid;       /* parsed real JID (malloc'd parts) */
+    vn_session_t *sess;  /* cached session of rjid (referenced), or NULL */
+    /* The occupants that cache a session are listed from the session's
+     * slot (muc_sess_list_t), so that its end releases every reference
+     * at once (shutdown waits for sessions to be freed). */
+    struct muc_occ *snext, **spprev;
     muc_role_t role;
     vn_arena_t *pres;    /* arena of the presence payload below */
     vn_xnode_t *payload; /* a <presence/> holding show/status/caps..., no muc x */
@@ -85,25 +96,40 @@ typedef struct muc_hist {
 
 typedef struct muc_bcast muc_bcast_t;
 
+/* A stanza waiting for a room's storage lookup. When it came from a local
+ * client's stream, that stream is held (parser suspended, `held`
+ * referenced) until the stanza has been handled, so that anything the
+ * stanza writes (the room archive) is submitted before what the client
+ * sends next: a XEP-0198 <r/> behind it is answered only once that is
+ * stored (mod/sm.c barrier). */
+typedef struct muc_pending {
+    vn_stanza_t *st;
+    vn_session_t *held;
+} muc_pending_t;
+
 struct muc_room {
     muc_service_t *svc;
     char *jid; /* bare, normalised */
     muc_config_t cfg;
-    unsigned exists : 1;  /* a real room (not a placeholder while loading) */
-    unsigned loading : 1; /* lookup in storage under way */
-    unsigned locked : 1;  /* created, not configured yet (§10.1.1) */
-    unsigned stored : 1;  /* has a row in storage */
-    unsigned dead : 1;    /* left the service's map */
+    unsigned exists : 1;        /* a real room (not a placeholder while loading) */
+    unsigned loading : 1;       /* lookup in storage under way (the room, or a quota) */
+    unsigned locked : 1;        /* created, not configured yet (§10.1.1) */
+    unsigned stored : 1;        /* has a row in storage */
+    unsigned dead : 1;          /* left the service's map */
+    unsigned quota_counted : 1; /* counted in svc->created */
     int refs;
-    vn_stanza_t **pending; /* stanzas that arrived while loading */
+    muc_pending_t *pending; /* stanzas that arrived while loading, in order */
     int npending;
-    vn_map_t *affs;    /* bare JID -> (intptr_t)muc_aff_t, never AFF_NONE */
-    vn_map_t *by_nick; /* nick -> muc_occ_t* */
-    vn_map_t *by_jid;  /* real full JID -> muc_occ_t* */
-    muc_occ_t **occ;   /* slots; NULL where an occupant left */
-    size_t nslots, cap, nocc;
+    vn_map_t *affs;           /* bare JID -> (intptr_t)muc_aff_t, never AFF_NONE */
+    vn_map_t *by_nick;        /* nick -> muc_occ_t* */
+    vn_map_t *by_jid;         /* real full JID -> muc_occ_t* */
+    muc_occ_t **occ;          /* slots; NULL where an occupant left */
+    size_t nslots, cap, nocc; /* nocc counts sessions; by_nick has the occupants */
+    uint64_t next_occ_id;
     char *subject, *subject_by; /* NULL when never set */
     char *creator;              /* bare JID that created it (room quota) */
+    char *quota_for;            /* bare JID whose stored rooms were counted */
+    int quota_stored;           /* that count */
     muc_hist_t *hist;           /* ring of cfg.history_length */
     int hist_start, hist_len, hist_cap;
     muc_bcast_t *bq_head, *bq_tail;
@@ -111,12 +137,20 @@ struct muc_room {
     unsigned timer_armed : 1;
 };
 
+/* What a session's MUC slot holds: the occupants caching it. A struct of
+ * its own, so that a XEP-0198 resumption, which moves slots to the new
+ * session, moves the list with them. */
+typedef struct muc_sess_list {
+    muc_occ_t *first;
+} muc_sess_list_t;
+
 struct muc_service {
     vn_server_t *srv;
     char *domain;
     vn_map_t *rooms;   /* bare JID -> muc_room_t* */
-    vn_map_t *created; /* creator bare JID -> (intptr_t) rooms owned and alive */
+    vn_map_t *created; /* creator bare JID -> (intptr_t) rooms alive and not stored */
     uint64_t deliveries;
+    int slot; /* session slot: muc_sess_list_t* */
 };
 
 /* ---- service.c ---- */
@@ -134,6 +168,19 @@ void muc_room_remove(muc_room_t *r);
 /* Removes the room if nobody is in it and nothing needs it in memory. */
 void muc_room_maybe_gone(muc_room_t *r);
 void muc_room_load(muc_room_t *r);
+/* Keeps a copy of st until the room's lookup is done (holding the
+ * sender's stream, see muc_pending_t); answers an error when too many
+ * wait. */
+void muc_room_defer(muc_room_t *r, vn_stanza_t *st);
+/* Counts the rooms `bare` owns in storage (room quota, [muc]
+ * max_rooms_per_user); the room waits meanwhile (loading), and the
+ * stanza that asked is deferred by the caller. */
+void muc_room_quota_lookup(muc_room_t *r, const char *bare);
+/* Rooms `bare` may still create: stored rooms it owns plus rooms it created
+ * that are in memory only, against the limit. */
+int muc_room_quota_ok(muc_room_t *r, const char *bare);
+/* Keeps svc->created in step with r (after creator, stored or dead change). */
+void muc_room_quota_sync(muc_room_t *r);
 muc_aff_t muc_aff_of(const muc_room_t *r, const char *bare);
 void muc_aff_put(muc_room_t *r, const char *bare, muc_aff_t a, const char *reason);
 const char *muc_aff_name(muc_aff_t a);
@@ -161,25 +208,40 @@ vn_stanza_t *muc_presence_of(muc_occ_t *o, int with_jid, const char *type, const
  * "unavailable" (then o is freed). */
 void muc_occ_broadcast(muc_occ_t *o, const char *type, const int *codes, int ncodes,
                        const char *reason, const char *actor);
+/* Removes the whole occupant (every session of it): unavailable with
+ * codes to the others, with 110 to each of its sessions; frees them. */
 void muc_occ_remove(muc_occ_t *o, const int *codes, int ncodes, const char *reason,
                     const char *actor);
+/* One session of the occupant leaves (with codes, e.g. 333): the occupant
+ * stays while another of its sessions remains, else it is removed. */
+void muc_occ_leave(muc_occ_t *o, const int *codes, int ncodes);
+/* Sets the role of every session of the occupant. */
+void muc_occ_set_role(muc_occ_t *o, muc_role_t role);
+/* Is o the session room->by_nick names for its occupant? */
+int muc_occ_is_main(const muc_occ_t *o);
 muc_role_t muc_default_role(const muc_room_t *r, muc_aff_t a);
 int muc_sees_jid(const muc_room_t *r, const muc_occ_t *viewer);
 
 /* ---- fanout.c ---- */
 #define MUC_TO_PLACEHOLDER "\x7f"
 /* Queues st (with to=MUC_TO_PLACEHOLDER) for every current
- * occupant except `except`; st_anon (or NULL) is what occupants that may
+ * session except those of the occupant `except`; st_anon (or NULL) is what occupants that may
  * not see real JIDs get instead. Takes ownership of both. */
 void muc_broadcast(muc_room_t *r, vn_stanza_t *st, vn_stanza_t *st_anon, const muc_occ_t *except);
-/* Sends a stanza built by the room to one occupant's real JID. Takes it. */
+/* Sends a stanza built by the room to one session's real JID. Takes it. */
 void muc_send_to(muc_occ_t *o, vn_stanza_t *st);
+/* The same to every session of o's occupant. Takes it. */
+void muc_send_to_all(muc_occ_t *o, vn_stanza_t *st);
 /* A new stanza from the room (or room/nick) with to=placeholder. */
 vn_stanza_t *muc_stanza_new(const char *name, muc_room_t *r, const char *nick);
 void muc_fanout_drop(muc_room_t *r);
 /* The occupant's session, found once through the router and then kept
  * (referenced) while it lives; NULL when it has none. */
 vn_session_t *muc_occ_session(muc_occ_t *o);
+/* Drops o's cached session (and its reference). */
+void muc_occ_forget_session(muc_occ_t *o);
+/* A session leaves the router: every occupant caching it lets it go. */
+void muc_session_end(vn_session_t *s);
 /* Frees an occupant (already unlinked from its room). */
 void muc_occ_free(muc_occ_t *o);
 

@@ -109,7 +109,23 @@ static void broadcast_presence(muc_occ_t *o, const char *type, const int *codes,
     for (int i = 0; i < nself && n < 15; i++)
         all[n++] = self_codes[i];
     all[n++] = 110;
-    muc_send_to(o, muc_presence_of(o, 1, type, all, n, new_nick, reason, actor));
+    /* Every session of the occupant sees itself (§7.2.3 with several
+     * sessions: each gets 110). */
+    muc_send_to_all(o, muc_presence_of(o, 1, type, all, n, new_nick, reason, actor));
+}
+
+int muc_occ_is_main(const muc_occ_t *o)
+{
+    return vn_map_get(o->room->by_nick, o->nick) == o;
+}
+
+void muc_occ_set_role(muc_occ_t *o, muc_role_t role)
+{
+    muc_occ_t *p = o;
+    do {
+        p->role = role;
+        p = p->sib;
+    } while (p != o);
 }
 
 void muc_occ_broadcast(muc_occ_t *o, const char *type, const int *codes, int ncodes,
@@ -120,7 +136,7 @@ void muc_occ_broadcast(muc_occ_t *o, const char *type, const int *codes, int nco
 
 void muc_occ_free(muc_occ_t *o)
 {
-    if (o->sess) vn_session_unref(o->sess);
+    muc_occ_forget_session(o);
     free(o->nick);
     free(o->jid);
     free(o->jid_esc);
@@ -130,10 +146,20 @@ void muc_occ_free(muc_occ_t *o)
     free(o);
 }
 
+/* Takes one session out of the room (and out of its occupant's ring). */
 static void occ_unlink(muc_occ_t *o)
 {
     muc_room_t *r = o->room;
-    vn_map_del(r->by_nick, o->nick);
+    if (o->sib == o) {
+        vn_map_del(r->by_nick, o->nick);
+    } else {
+        muc_occ_t *prev = o;
+        while (prev->sib != o)
+            prev = prev->sib;
+        prev->sib = o->sib;
+        if (muc_occ_is_main(o)) vn_map_put(r->by_nick, o->sib->nick, o->sib);
+        o->sib = o;
+    }
     vn_map_del(r->by_jid, o->jid);
     r->occ[o->slot] = NULL;
     r->nocc--;
@@ -144,7 +170,32 @@ void muc_occ_remove(muc_occ_t *o, const int *codes, int ncodes, const char *reas
 {
     muc_room_t *r = o->room;
     broadcast_presence(o, "unavailable", codes, ncodes, NULL, reason, actor, NULL, 0);
+    while (o->sib != o) {
+        muc_occ_t *p = o->sib;
+        occ_unlink(p);
+        muc_occ_free(p);
+    }
     occ_unlink(o);
+    muc_occ_free(o);
+    muc_room_maybe_gone(r);
+}
+
+/* One session leaves (§7.14) or bounced (code 333). The occupant stays
+ * while another of its sessions remains: only the leaving session hears
+ * of it. */
+void muc_occ_leave(muc_occ_t *o, const int *codes, int ncodes)
+{
+    if (o->sib == o) {
+        muc_occ_remove(o, codes, ncodes, NULL, NULL);
+        return;
+    }
+    int all[4], n = 0;
+    for (int i = 0; i < ncodes && n < 3; i++)
+        all[n++] = codes[i];
+    all[n++] = 110;
+    muc_room_t *r = o->room;
+    occ_unlink(o);
+    muc_send_to(o, muc_presence_of(o, 1, "unavailable", all, n, NULL, NULL, NULL));
     muc_occ_free(o);
     muc_room_maybe_gone(r);
 }
@@ -188,12 +239,6 @@ static void send_subject(muc_room_t *r, muc_occ_t *o)
     muc_send_to(o, st);
 }
 
-static int room_quota_ok(muc_service_t *svc, const char *bare)
-{
-    int max = svc->srv->cfg.muc_max_rooms_per_user;
-    return max <= 0 || (intptr_t)vn_map_get(svc->created, bare) < max;
-}
-
 /* §7.2: entering the room. */
 static void join(muc_room_t *r, vn_stanza_t *st, const char *nick)
 {
@@ -207,14 +252,21 @@ static void join(muc_room_t *r, vn_stanza_t *st, const char *nick)
         return;
     }
     if (creating) {
-        if (!room_quota_ok(svc, bare)) {
-            muc_error(st, "wait", "resource-constraint", "too many rooms created by this user");
+        /* The quota counts the user's rooms in storage too: one lookup
+         * first (the join waits for it, room.c). */
+        if (svc->srv->cfg.muc_max_rooms_per_user > 0 &&
+            (!r->quota_for || strcmp(r->quota_for, bare) != 0)) {
+            muc_room_quota_lookup(r, bare);
+            return;
+        }
+        if (!muc_room_quota_ok(r, bare)) {
+            muc_error(st, "wait", "resource-constraint", "too many rooms owned by this user");
             return;
         }
         r->exists = 1;
         r->locked = 1;
         r->creator = vn_xstrdup(bare);
-        vn_map_put(svc->created, bare, (void *)((intptr_t)vn_map_get(svc->created, bare) + 1));
+        muc_room_quota_sync(r);
         muc_aff_put(r, bare, AFF_OWNER, NULL);
     }
     muc_aff_t aff = muc_aff_of(r, bare);
@@ -232,8 +284,10 @@ static void join(muc_room_t *r, vn_stanza_t *st, const char *nick)
         muc_error(st, "auth", "registration-required", "this room is members-only");
         return;
     }
+    /* §7.2.9, except for another session of the same account, which
+     * joins the occupant that has the nick (multiple sessions). */
     muc_occ_t *other = vn_map_get(r->by_nick, nick);
-    if (other) { /* §7.2.9 */
+    if (other && strcmp(other->bare, bare) != 0) {
         muc_error(st, "cancel", "conflict", "that nickname is in use");
         return;
     }
@@ -245,7 +299,8 @@ static void join(muc_room_t *r, vn_stanza_t *st, const char *nick)
             return;
         }
     }
-    if ((int)r->nocc >= r->cfg.max_users && aff < AFF_ADMIN) { /* §7.2.10 */
+    if (!other && (int)vn_map_size(r->by_nick) >= r->cfg.max_users &&
+        aff < AFF_ADMIN) { /* §7.2.10 */
         muc_error(st, "wait", "service-unavailable", "the room is full");
         return;
     }
@@ -261,25 +316,30 @@ static void join(muc_room_t *r, vn_stanza_t *st, const char *nick)
     o->rjid.local = vn_xstrdup(st->from.local);
     o->rjid.domain = vn_xstrdup(st->from.domain);
     o->rjid.resource = vn_xstrdup(st->from.resource);
-    o->role = muc_default_role(r, aff);
+    o->sib = o;
+    if (other) {
+        o->id = other->id;
+        o->role = other->role;
+    } else {
+        o->id = ++r->next_occ_id;
+        o->role = muc_default_role(r, aff);
+    }
     keep_payload(o, st);
 
-    /* §7.2.3: the presence of everyone already there, to the newcomer. */
+    /* §7.2.3: the presence of everyone already there (once per occupant),
+     * to the newcomer; its own comes last, with 110. */
     for (size_t i = 0; i < r->nslots; i++) {
         muc_occ_t *p = r->occ[i];
-        if (!p) continue;
-        muc_send_to(
-            o, muc_presence_of(p, muc_sees_jid(r, o) || p == o, NULL, NULL, 0, NULL, NULL, NULL));
+        if (!p || p->id == o->id || !muc_occ_is_main(p)) continue;
+        muc_send_to(o, muc_presence_of(p, muc_sees_jid(r, o), NULL, NULL, 0, NULL, NULL, NULL));
     }
-    /* The newcomer's presence to the others, before it takes its slot. */
-    vn_stanza_t *pf = muc_presence_of(o, 1, NULL, NULL, 0, NULL, NULL, NULL);
-    vn_stanza_t *pa =
-        r->cfg.whois_anyone ? NULL : muc_presence_of(o, 0, NULL, NULL, 0, NULL, NULL, NULL);
-    if (r->nocc) {
+    /* The newcomer's presence to the others, before it takes its slot
+     * (nothing when it is one more session of an occupant they know). */
+    if (!other && r->nocc) {
+        vn_stanza_t *pf = muc_presence_of(o, 1, NULL, NULL, 0, NULL, NULL, NULL);
+        vn_stanza_t *pa =
+            r->cfg.whois_anyone ? NULL : muc_presence_of(o, 0, NULL, NULL, 0, NULL, NULL, NULL);
         muc_broadcast(r, pf, pa, NULL);
-    } else {
-        vn_stanza_free(pf);
-        if (pa) vn_stanza_free(pa);
     }
     if (r->nslots == r->cap) {
         r->cap = r->cap ? r->cap * 2 : 8;
@@ -288,7 +348,12 @@ static void join(muc_room_t *r, vn_stanza_t *st, const char *nick)
     o->slot = r->nslots;
     r->occ[r->nslots++] = o;
     r->nocc++;
-    vn_map_put(r->by_nick, o->nick, o);
+    if (other) {
+        o->sib = other->sib;
+        other->sib = o;
+    } else {
+        vn_map_put(r->by_nick, o->nick, o);
+    }
     vn_map_put(r->by_jid, o->jid, o);
 
     /* Self-presence: 110, 100 non-anonymous, 170 logged, 201 created. */
@@ -316,11 +381,16 @@ static void change_nick(muc_occ_t *o, vn_stanza_t *st, const char *nick)
         muc_error(st, "cancel", "conflict", "that nickname is in use");
         return;
     }
+    /* With several sessions the occupant changes its nick as a whole. */
     int code = 303;
     broadcast_presence(o, "unavailable", &code, 1, nick, NULL, NULL, NULL, 0);
     vn_map_del(r->by_nick, o->nick);
-    free(o->nick);
-    o->nick = vn_xstrdup(nick);
+    muc_occ_t *p = o;
+    do {
+        free(p->nick);
+        p->nick = vn_xstrdup(nick);
+        p = p->sib;
+    } while (p != o);
     vn_map_put(r->by_nick, o->nick, o);
     keep_payload(o, st);
     broadcast_presence(o, NULL, NULL, 0, NULL, NULL, NULL, NULL, 0);
@@ -334,12 +404,14 @@ void muc_on_presence(muc_room_t *r, vn_stanza_t *st)
          * permissive; removing it stops further bounces). */
         if (o) {
             int code = 333;
-            muc_occ_remove(o, &code, 1, NULL, NULL);
+            muc_occ_leave(o, &code, 1);
+            muc_room_maybe_gone(r);
         }
         return;
     }
     if (!strcmp(st->type, "unavailable")) {
-        if (o) muc_occ_remove(o, NULL, 0, NULL, NULL); /* §7.14 */
+        if (o) muc_occ_leave(o, NULL, 0); /* §7.14 */
+        muc_room_maybe_gone(r);
         return;
     }
     if (st->type[0]) return; /* subscriptions and probes: nothing to do */

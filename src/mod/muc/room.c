@@ -19,7 +19,9 @@
 #include "mod/muc/muc.h"
 #include "mod/roster.h"
 #include "store/store_muc.h"
+#include "xml/parser.h"
 #include "xmpp/router.h"
+#include "xmpp/session.h"
 
 static const char *const aff_names[] = {"outcast", "none", "member", "admin", "owner"};
 static const char *const role_names[] = {"none", "visitor", "participant", "moderator"};
@@ -112,9 +114,12 @@ static void room_free(muc_room_t *r)
         if (r->occ[i]) muc_occ_free(r->occ[i]);
     }
     free(r->occ);
-    for (int i = 0; i < r->npending; i++)
-        vn_stanza_free(r->pending[i]);
+    for (int i = 0; i < r->npending; i++) {
+        vn_stanza_free(r->pending[i].st);
+        if (r->pending[i].held) vn_session_unref(r->pending[i].held);
+    }
     free(r->pending);
+    free(r->quota_for);
     vn_map_free(r->affs);
     vn_map_free(r->by_nick);
     vn_map_free(r->by_jid);
@@ -137,13 +142,7 @@ void muc_room_remove(muc_room_t *r)
     if (r->dead) return;
     r->dead = 1;
     vn_map_del(muc_svc->rooms, r->jid);
-    if (r->creator) {
-        intptr_t n = (intptr_t)vn_map_get(muc_svc->created, r->creator) - 1;
-        if (n > 0)
-            vn_map_put(muc_svc->created, r->creator, (void *)n);
-        else
-            vn_map_del(muc_svc->created, r->creator);
-    }
+    muc_room_quota_sync(r);
     muc_room_unref(r);
 }
 
@@ -375,6 +374,7 @@ void muc_room_save(muc_room_t *r)
         j->aff = vn_xcalloc(n + 1, sizeof(char *));
         vn_map_each(r->affs, collect_aff, j);
         r->stored = 1;
+        muc_room_quota_sync(r);
     }
     vn_store_submit(r->svc->srv, &j->work, save_work, save_done);
 }
@@ -400,9 +400,127 @@ static void del_done(vn_work_t *w)
 void muc_room_delete_stored(muc_room_t *r)
 {
     r->stored = 0;
+    muc_room_quota_sync(r);
     del_job_t *j = vn_xcalloc(1, sizeof(*j));
     j->jid = vn_xstrdup(r->jid);
     vn_store_submit(r->svc->srv, &j->work, del_work, del_done);
+}
+
+/* ---- stanzas waiting for storage ---- */
+
+void muc_room_defer(muc_room_t *r, vn_stanza_t *st)
+{
+    if (r->npending >= MUC_PENDING_MAX) {
+        muc_error(st, "wait", "resource-constraint", "the room is loading");
+        return;
+    }
+    vn_stanza_t *c = stanza_clone(st);
+    c->from = st->from;
+    c->from.local = st->from.local ? vn_arena_strdup(c->arena, st->from.local) : NULL;
+    c->from.domain = vn_arena_strdup(c->arena, st->from.domain);
+    c->from.resource = st->from.resource ? vn_arena_strdup(c->arena, st->from.resource) : NULL;
+    c->to.local = vn_arena_strdup(c->arena, st->to.local);
+    c->to.domain = vn_arena_strdup(c->arena, st->to.domain);
+    c->to.resource = st->to.resource ? vn_arena_strdup(c->arena, st->to.resource) : NULL;
+    c->origin = NULL;
+    vn_session_t *s = st->origin, *held = NULL;
+    if (s && s->in_parser && s->parser && !vn_xml_parser_suspended(s->parser)) {
+        vn_xml_parser_suspend(s->parser);
+        vn_session_ref(s);
+        held = s;
+    }
+    r->pending = vn_xrealloc(r->pending, (size_t)(r->npending + 1) * sizeof(*r->pending));
+    r->pending[r->npending++] = (muc_pending_t){c, held};
+}
+
+/* Handles what waited, in order; a stanza that starts another lookup (a
+ * join that needs the quota) waits again with those after it. Held
+ * streams go on once their stanza is handled. */
+static void replay(muc_room_t *r)
+{
+    muc_pending_t *p = r->pending;
+    int n = r->npending;
+    r->pending = NULL;
+    r->npending = 0;
+    vn_session_t **resume = n ? vn_xmalloc((size_t)n * sizeof(*resume)) : NULL;
+    int nres = 0;
+    for (int i = 0; i < n; i++) {
+        if (!r->loading && !r->dead) muc_dispatch_room(r, p[i].st);
+        if (r->loading && !r->dead) {
+            r->pending = vn_xrealloc(r->pending, (size_t)(r->npending + 1) * sizeof(*r->pending));
+            r->pending[r->npending++] = p[i];
+            continue;
+        }
+        vn_stanza_free(p[i].st);
+        if (p[i].held) resume[nres++] = p[i].held;
+    }
+    free(p);
+    muc_room_maybe_gone(r);
+    for (int i = 0; i < nres; i++) {
+        vn_session_resume(resume[i]);
+        vn_session_unref(resume[i]);
+    }
+    free(resume);
+}
+
+/* ---- room quota ---- */
+
+void muc_room_quota_sync(muc_room_t *r)
+{
+    int want = r->creator && !r->dead && !r->stored;
+    if (want == (int)r->quota_counted) return;
+    r->quota_counted = (unsigned)want;
+    intptr_t n = (intptr_t)vn_map_get(muc_svc->created, r->creator) + (want ? 1 : -1);
+    if (n > 0)
+        vn_map_put(muc_svc->created, r->creator, (void *)n);
+    else
+        vn_map_del(muc_svc->created, r->creator);
+}
+
+int muc_room_quota_ok(muc_room_t *r, const char *bare)
+{
+    int max = r->svc->srv->cfg.muc_max_rooms_per_user;
+    /* A room saved between the count and now is in neither number; a
+     * window of one storage round trip, and only ever in the user's
+     * favour by the rooms made persistent meanwhile. */
+    return max <= 0 ||
+           r->quota_stored + (intptr_t)vn_map_get(r->svc->created, bare) < (intptr_t)max;
+}
+
+typedef struct quota_job {
+    vn_work_t work;
+    muc_room_t *r; /* referenced */
+    char *bare;
+    int count;
+} quota_job_t;
+
+static void quota_work(vn_work_t *w)
+{
+    quota_job_t *j = (quota_job_t *)w;
+    if (vn_store_muc_owned_count(vn_store_of(w), j->bare, &j->count) != 0) j->count = 0;
+}
+
+static void quota_done(vn_work_t *w)
+{
+    quota_job_t *j = (quota_job_t *)w;
+    muc_room_t *r = j->r;
+    r->loading = 0;
+    free(r->quota_for);
+    r->quota_for = j->bare;
+    r->quota_stored = j->count;
+    replay(r);
+    muc_room_unref(r);
+    free(j);
+}
+
+void muc_room_quota_lookup(muc_room_t *r, const char *bare)
+{
+    quota_job_t *j = vn_xcalloc(1, sizeof(*j));
+    r->loading = 1;
+    muc_room_ref(r);
+    j->r = r;
+    j->bare = vn_xstrdup(bare);
+    vn_store_submit(r->svc->srv, &j->work, quota_work, quota_done);
 }
 
 /* ---- lazy load ---- */
@@ -502,17 +620,7 @@ static void load_done(vn_work_t *w)
     } else if (j->rc < 0) {
         vn_error("muc: cannot load room %s", j->jid);
     }
-    /* Replay what waited, in order. */
-    vn_stanza_t **pending = r->pending;
-    int n = r->npending;
-    r->pending = NULL;
-    r->npending = 0;
-    for (int i = 0; i < n; i++) {
-        if (!r->dead) muc_dispatch_room(r, pending[i]);
-        vn_stanza_free(pending[i]);
-    }
-    free(pending);
-    muc_room_maybe_gone(r);
+    replay(r);
     load_reset(j);
     free(j->jid);
     muc_room_unref(r);

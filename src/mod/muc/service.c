@@ -176,7 +176,7 @@ static void room_info(muc_room_t *r, vn_stanza_t *st)
     const char *fields[][2] = {
         {"FORM_TYPE", "http://jabber.org/protocol/muc#roominfo"},
         {"muc#roominfo_description", c->desc},
-        {"muc#roominfo_occupants", vn_arena_printf(a, "%zu", r->nocc)},
+        {"muc#roominfo_occupants", vn_arena_printf(a, "%zu", vn_map_size(r->by_nick))},
         {"muc#roomconfig_roomname", c->name},
         {"muc#roominfo_subject", r->subject ? r->subject : ""},
     };
@@ -283,24 +283,30 @@ static void on_stanza(vn_server_t *srv, vn_stanza_t *st, void *ud)
     }
     if (r->loading) {
         /* Kept in order until the room is known (room.c). */
-        if (r->npending >= MUC_PENDING_MAX) {
-            muc_error(st, "wait", "resource-constraint", "the room is loading");
-            return;
-        }
-        vn_stanza_t *c = stanza_clone(st);
-        c->from = st->from;
-        c->from.local = st->from.local ? vn_arena_strdup(c->arena, st->from.local) : NULL;
-        c->from.domain = vn_arena_strdup(c->arena, st->from.domain);
-        c->from.resource = st->from.resource ? vn_arena_strdup(c->arena, st->from.resource) : NULL;
-        c->to.local = vn_arena_strdup(c->arena, st->to.local);
-        c->to.domain = vn_arena_strdup(c->arena, st->to.domain);
-        c->to.resource = st->to.resource ? vn_arena_strdup(c->arena, st->to.resource) : NULL;
-        r->pending = vn_xrealloc(r->pending, (size_t)(r->npending + 1) * sizeof(*r->pending));
-        r->pending[r->npending++] = c;
+        muc_room_defer(r, st);
         return;
     }
+    muc_room_ref(r);
     muc_dispatch_room(r, st);
+    /* A join that creates the room may wait for the quota lookup. */
+    if (r->loading && !r->dead) muc_room_defer(r, st);
+    muc_room_unref(r);
 }
+
+/* Runs last, after presence told the rooms the session went (which may
+ * have removed its occupants): the references left go now, so that the
+ * session can be freed (a server shutting down waits for that). */
+static vn_result_t on_session_end(vn_server_t *srv, void *ctx)
+{
+    (void)srv;
+    if (muc_svc) muc_session_end(ctx);
+    return VN_PASS;
+}
+
+static const vn_hook_t hooks[] = {
+    {VN_HOOK_SESSION_END, on_session_end, -1000},
+    {VN_HOOK_COUNT, NULL, 0},
+};
 
 static int init(vn_server_t *srv)
 {
@@ -315,7 +321,8 @@ static int init(vn_server_t *srv)
     muc_svc->srv = srv;
     muc_svc->rooms = vn_map_new();
     muc_svc->created = vn_map_new();
-    if (vn_component_add(srv, domain, "Chatrooms", on_stanza, NULL) < 0) {
+    muc_svc->slot = vn_slot_alloc();
+    if (muc_svc->slot < 0 || vn_component_add(srv, domain, "Chatrooms", on_stanza, NULL) < 0) {
         vn_map_free(muc_svc->rooms);
         vn_map_free(muc_svc->created);
         free(muc_svc);
@@ -348,4 +355,5 @@ const vn_module_t vn_mod_muc = {
     .name = "muc",
     .init = init,
     .fini = fini,
+    .hooks = hooks,
 };
