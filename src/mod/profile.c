@@ -9,44 +9,9 @@
 #include "core/mem.h"
 #include "xml/parser.h"
 
-typedef struct parse_ctx {
-    vn_arena_t *a;
-    vn_xnode_t *out;
-    int n;
-} parse_ctx_t;
-
-static void p_open(void *ud, const char *ns, const char *name, const char *default_ns,
-                   const vn_xattr_t *attrs)
-{
-    (void)ud, (void)ns, (void)name, (void)default_ns, (void)attrs;
-}
-
-static void p_stanza(void *ud, vn_xnode_t *n, vn_arena_t *a)
-{
-    (void)a;
-    parse_ctx_t *c = ud;
-    if (c->n++ == 0) c->out = vn_xnode_copy(c->a, n);
-}
-
-static void p_close(void *ud)
-{
-    (void)ud;
-}
-
 vn_xnode_t *vn_profile_parse(vn_arena_t *a, const char *xml, size_t len)
 {
-    /* What we stored went through the stream parser's limits once; these
-     * only keep a damaged row from doing harm. */
-    vn_xml_limits_t lim = {len + 4096, 64, 64};
-    vn_xml_callbacks_t cb = {p_open, p_stanza, p_close};
-    parse_ctx_t c = {a, NULL, 0};
-    vn_xml_parser_t *p = vn_xml_parser_new(&lim, &cb, &c);
-    static const char head[] = "<r>", tail[] = "</r>";
-    vn_xml_status_t s = vn_xml_parser_feed(p, head, sizeof(head) - 1);
-    if (s == VN_XML_OK) s = vn_xml_parser_feed(p, xml, len);
-    if (s == VN_XML_OK) s = vn_xml_parser_feed(p, tail, sizeof(tail) - 1);
-    vn_xml_parser_free(p);
-    return s == VN_XML_OK && c.n == 1 ? c.out : NULL;
+    return vn_xml_parse_element(a, xml, len, NULL, 64);
 }
 
 char *vn_profile_serialize(const vn_xnode_t *n, size_t *len)

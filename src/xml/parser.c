@@ -15,17 +15,17 @@
 #define MAX_ROOT_NS 8
 
 struct vn_xml_parser {
-    XML_Parser xp;        /* NULL while released between stanzas (idle) */
-    unsigned long long index_base; /* stream offset of expat's byte 0 */
-    int replaying;        /* feeding the synthetic root after re-creation */
-    int nroot_ns;         /* namespace declarations on the stream root */
+    XML_Parser xp;                     /* NULL while released between stanzas (idle) */
+    unsigned long long index_base;     /* stream offset of expat's byte 0 */
+    int replaying;                     /* feeding the synthetic root after re-creation */
+    int nroot_ns;                      /* namespace declarations on the stream root */
     char *root_ns_prefix[MAX_ROOT_NS]; /* NULL: default namespace */
     char *root_ns_uri[MAX_ROOT_NS];
-    char *root_qname;     /* the root's name as written, e.g. "stream:stream" */
+    char *root_qname; /* the root's name as written, e.g. "stream:stream" */
     vn_xml_limits_t limits;
     vn_xml_callbacks_t cb;
     void *ud;
-    int depth;            /* 0 outside the root, 1 inside the root, >= 2 in a stanza */
+    int depth; /* 0 outside the root, 1 inside the root, >= 2 in a stanza */
     int suspended;
     int stopped;
     vn_xml_error_t error;
@@ -238,8 +238,7 @@ static void on_text(void *ud, const XML_Char *s, int len)
                 return;
             }
         }
-        if (p->depth == 1)
-            p->boundary = pos_now(p) + (unsigned)len;
+        if (p->depth == 1) p->boundary = pos_now(p) + (unsigned)len;
         return;
     }
     p->text_bytes += (size_t)len;
@@ -286,9 +285,8 @@ static void on_ns_start(void *ud, const XML_Char *prefix, const XML_Char *uri)
     p->nroot_ns++;
 }
 
-
-static void on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
-                       const XML_Char *pubid, int has_internal_subset)
+static void on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid, const XML_Char *pubid,
+                       int has_internal_subset)
 {
     (void)name, (void)sysid, (void)pubid, (void)has_internal_subset;
     fail(ud, VN_XERR_RESTRICTED, "DTD not allowed");
@@ -545,4 +543,48 @@ vn_xml_error_t vn_xml_parser_error(const vn_xml_parser_t *p)
 const char *vn_xml_parser_error_text(const vn_xml_parser_t *p)
 {
     return p->error_text;
+}
+
+/* ---- one element from text ---- */
+
+typedef struct element_ctx {
+    vn_arena_t *a;
+    vn_xnode_t *out;
+    int n;
+} element_ctx_t;
+
+static void element_open(void *ud, const char *ns, const char *name, const char *dns,
+                         const vn_xattr_t *attrs)
+{
+    (void)ud, (void)ns, (void)name, (void)dns, (void)attrs;
+}
+
+static void element_done(void *ud, vn_xnode_t *n, vn_arena_t *a)
+{
+    (void)a;
+    element_ctx_t *c = ud;
+    if (c->n++ == 0) c->out = vn_xnode_copy(c->a, n);
+}
+
+static void element_close(void *ud)
+{
+    (void)ud;
+}
+
+vn_xnode_t *vn_xml_parse_element(vn_arena_t *a, const char *xml, size_t len, const char *default_ns,
+                                 int max_depth)
+{
+    static const vn_xml_callbacks_t cb = {element_open, element_done, element_close};
+    vn_xml_limits_t lim = {len + 4096, max_depth, 64};
+    element_ctx_t c = {a, NULL, 0};
+    char head[512];
+    int hn = default_ns ? snprintf(head, sizeof(head), "<r xmlns='%s'>", default_ns)
+                        : snprintf(head, sizeof(head), "<r>");
+    if (hn < 0 || (size_t)hn >= sizeof(head)) return NULL;
+    vn_xml_parser_t *p = vn_xml_parser_new(&lim, &cb, &c);
+    vn_xml_status_t s = vn_xml_parser_feed(p, head, (size_t)hn);
+    if (s == VN_XML_OK) s = vn_xml_parser_feed(p, xml, len);
+    if (s == VN_XML_OK) s = vn_xml_parser_feed(p, "</r>", 4);
+    vn_xml_parser_free(p);
+    return s == VN_XML_OK && c.n == 1 ? c.out : NULL;
 }

@@ -50,7 +50,12 @@ void vn_xml_parser_free(vn_xml_parser_t *p);
  * Unparsed bytes are discarded. */
 void vn_xml_parser_reset(vn_xml_parser_t *p);
 
-typedef enum { VN_XML_OK = 0, VN_XML_SUSPENDED = 1, VN_XML_ERROR = -1, VN_XML_STOPPED = -2 } vn_xml_status_t;
+typedef enum {
+    VN_XML_OK = 0,
+    VN_XML_SUSPENDED = 1,
+    VN_XML_ERROR = -1,
+    VN_XML_STOPPED = -2
+} vn_xml_status_t;
 
 /* Feeds bytes. Must not be called while suspended. */
 vn_xml_status_t vn_xml_parser_feed(vn_xml_parser_t *p, const char *data, size_t len);
@@ -68,5 +73,13 @@ vn_xml_error_t vn_xml_parser_error(const vn_xml_parser_t *p);
  * feed re-creates it transparently. Returns 1 if released. */
 int vn_xml_parser_release_idle(vn_xml_parser_t *p);
 const char *vn_xml_parser_error_text(const vn_xml_parser_t *p);
+
+/* Parses text that must be exactly one element (a stored stanza or payload:
+ * it went through the stream limits once, these only keep a damaged row
+ * from doing harm) into a tree in arena a. default_ns is the namespace an
+ * element without xmlns gets (NULL: none); it must need no escaping.
+ * Returns NULL unless the text is one well-formed element. */
+vn_xnode_t *vn_xml_parse_element(vn_arena_t *a, const char *xml, size_t len, const char *default_ns,
+                                 int max_depth);
 
 #endif

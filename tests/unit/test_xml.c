@@ -21,8 +21,8 @@
 #include "xml/parser.h"
 
 #define NS_STREAMS "http://etherx.jabber.org/streams"
-#define HDR_ROOT                                                                                  \
-    "<stream:stream xmlns='jabber:client' xmlns:stream='" NS_STREAMS                              \
+#define HDR_ROOT                                                                                   \
+    "<stream:stream xmlns='jabber:client' xmlns:stream='" NS_STREAMS                               \
     "' to='example.org' version='1.0' xml:lang='en'>"
 #define HDR "<?xml version='1.0'?>" HDR_ROOT
 
@@ -57,8 +57,8 @@ static void on_open(void *ud, const char *ns, const char *name, const char *defa
     r->open_attrs[0] = '\0';
     for (const vn_xattr_t *a = attrs; a; a = a->next) {
         size_t len = strlen(r->open_attrs);
-        snprintf(r->open_attrs + len, sizeof(r->open_attrs) - len, "%s|%s=%s;",
-                 a->ns ? a->ns : "", a->name, a->value);
+        snprintf(r->open_attrs + len, sizeof(r->open_attrs) - len, "%s|%s=%s;", a->ns ? a->ns : "",
+                 a->name, a->value);
     }
     if (r->suspend_in_open) vn_xml_parser_suspend(r->p);
 }
@@ -142,8 +142,7 @@ static vn_xml_status_t feed(rec_t *r, const char *s, size_t chunk)
 static void expect_error(rec_t *r, const char *s, size_t chunk, vn_xml_error_t want)
 {
     vn_xml_status_t st = feed(r, s, chunk);
-    if (st != VN_XML_ERROR)
-        fail_msg("status %d for \"%.80s\", expected an error", st, s);
+    if (st != VN_XML_ERROR) fail_msg("status %d for \"%.80s\", expected an error", st, s);
     if (vn_xml_parser_error(r->p) != want)
         fail_msg("error %d (%s) for \"%.80s\", expected %d", vn_xml_parser_error(r->p),
                  vn_xml_parser_error_text(r->p), s, want);
@@ -345,19 +344,17 @@ static void test_serialize_roundtrip(void **state)
 {
     (void)state;
     rec_t *r = rec_new(&lim_prod);
-    const char *in =
-        HDR "<message to='a&amp;b@example.org' id=\"q&quot;'&lt;&gt;\" xml:lang='ru'>"
-            "<body>&lt;tag&gt; &amp; &apos;q&apos; &quot;d&quot; ]]&gt; é</body>"
-            "<x xmlns='urn:x'><y/><c xmlns='jabber:client'><d/></c></x>"
-            "<e xmlns='urn:x' xmlns:f='urn:f' f:g='1'/></message>";
+    const char *in = HDR "<message to='a&amp;b@example.org' id=\"q&quot;'&lt;&gt;\" xml:lang='ru'>"
+                         "<body>&lt;tag&gt; &amp; &apos;q&apos; &quot;d&quot; ]]&gt; é</body>"
+                         "<x xmlns='urn:x'><y/><c xmlns='jabber:client'><d/></c></x>"
+                         "<e xmlns='urn:x' xmlns:f='urn:f' f:g='1'/></message>";
     assert_int_equal(feed(r, in, 0), VN_XML_OK);
     assert_int_equal(r->nstanzas, 1);
     /* xmlns only where the namespace changes (x, c, e; not message, y, d). */
-    const char *want =
-        "<message to='a&amp;b@example.org' id='q&quot;&apos;&lt;&gt;' xml:lang='ru'>"
-        "<body>&lt;tag&gt; &amp; &apos;q&apos; &quot;d&quot; ]]&gt; é</body>"
-        "<x xmlns='urn:x'><y/><c xmlns='jabber:client'><d/></c></x>"
-        "<e xmlns='urn:x' xmlns:a0='urn:f' a0:g='1'/></message>";
+    const char *want = "<message to='a&amp;b@example.org' id='q&quot;&apos;&lt;&gt;' xml:lang='ru'>"
+                       "<body>&lt;tag&gt; &amp; &apos;q&apos; &quot;d&quot; ]]&gt; é</body>"
+                       "<x xmlns='urn:x'><y/><c xmlns='jabber:client'><d/></c></x>"
+                       "<e xmlns='urn:x' xmlns:a0='urn:f' a0:g='1'/></message>";
     assert_string_equal(r->ser[0], want);
 
     /* Parsing the output gives the same tree again (a fixed point). */
@@ -406,8 +403,7 @@ static void test_serialize_whitespace_refs(void **state)
     assert_int_equal(feed_n(r2, again.data, again.len, 0), VN_XML_OK);
     assert_int_equal(r2->nstanzas, 1);
     assert_string_equal(vn_xnode_attr(r2->tree[0], "id"), "a\tb\nc\rd");
-    assert_string_equal(vn_xnode_text(r2->keep, vn_xnode_first_element(r2->tree[0])),
-                        "x\ry\tz\n");
+    assert_string_equal(vn_xnode_text(r2->keep, vn_xnode_first_element(r2->tree[0])), "x\ry\tz\n");
     /* Namespace names too: raw, they would come back as other names (or,
      * with a space, be refused by expat as containing its separator). */
     vn_xnode_t *x = vn_xnode_child(r2->tree[0], NULL, "x");
@@ -428,7 +424,7 @@ static void test_serialize_built_tree(void **state)
     vn_xnode_set_attr(a, m, "to", "a'b\"<&>");
     vn_xnode_set_attr(a, m, "id", "1");
     vn_xnode_set_attr(a, m, "type", "chat");
-    vn_xnode_set_attr(a, m, "id", "2"); /* replaces */
+    vn_xnode_set_attr(a, m, "id", "2");    /* replaces */
     vn_xnode_set_attr(a, m, "type", NULL); /* removes */
     vn_xnode_set_attr(a, m, "absent", NULL);
     vn_xnode_t *body = vn_xnode_add(a, m, "jabber:client", "body");
@@ -744,8 +740,7 @@ static void test_entities_and_malformed(void **state)
     stream_error(&lim_prod, "<message a='1' a='2'/>", 0, VN_XERR_NOT_WELL_FORMED);
     stream_error(&lim_prod, "<p:message/>", 0, VN_XERR_NOT_WELL_FORMED);
     stream_error(&lim_prod, "<message a=1/>", 0, VN_XERR_NOT_WELL_FORMED);
-    stream_error(&lim_prod, "<message><body>\xc3\x28</body></message>", 0,
-                 VN_XERR_NOT_WELL_FORMED);
+    stream_error(&lim_prod, "<message><body>\xc3\x28</body></message>", 0, VN_XERR_NOT_WELL_FORMED);
     stream_error(&lim_prod, "<message><body>\x01</body></message>", 0, VN_XERR_NOT_WELL_FORMED);
     prolog_error("junk" HDR, VN_XERR_NOT_WELL_FORMED);
     prolog_error("<a></b>", VN_XERR_NOT_WELL_FORMED);
@@ -814,8 +809,10 @@ static void test_suspend_resume(void **state)
     assert_int_equal(vn_xml_parser_resume(r->p), VN_XML_OK);
 
     static const char *const want[] = {
-        "<iq id='1'/>", "<iq id='2'><q xmlns='urn:q'/></iq>", "<iq id='3'/>",
-        "<iq id='4'>t</iq>", "<iq id='5'/>", "<iq id='6'><b/></iq>", "<iq id='7'/>",
+        "<iq id='1'/>", "<iq id='2'><q xmlns='urn:q'/></iq>",
+        "<iq id='3'/>", "<iq id='4'>t</iq>",
+        "<iq id='5'/>", "<iq id='6'><b/></iq>",
+        "<iq id='7'/>",
     };
     for (int i = 0; i < 7; i++)
         assert_string_equal(r->ser[i], want[i]);
@@ -893,8 +890,9 @@ static void test_reset(void **state)
     /* Mid-stanza: the partial stanza and its arena are dropped. */
     assert_int_equal(feed(r, HDR "<message><body>partial", 0), VN_XML_OK);
     vn_xml_parser_reset(r->p);
-    assert_int_equal(feed(r, "<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
-                             "xmlns:stream='" NS_STREAMS "'><iq/>",
+    assert_int_equal(feed(r,
+                          "<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
+                          "xmlns:stream='" NS_STREAMS "'><iq/>",
                           0),
                      VN_XML_OK);
     assert_int_equal(r->opens, 2);
@@ -923,8 +921,8 @@ static void test_reset(void **state)
     /* The size accounting restarts with the stream. */
     vn_xml_parser_reset(r->p);
     rec_clear(r);
-    char *s = repeat(HDR, "<message><body>0123456789012345678901234567890123456789</body></message>",
-                     3000, "");
+    char *s = repeat(
+        HDR, "<message><body>0123456789012345678901234567890123456789</body></message>", 3000, "");
     assert_int_equal(feed(r, s, 4000), VN_XML_OK);
     vn_xml_parser_reset(r->p);
     assert_int_equal(feed(r, s, 4000), VN_XML_OK);
@@ -941,6 +939,40 @@ static void test_stream_close(void **state)
     assert_int_equal(r->closes, 1);
     assert_int_equal(r->nstanzas, 1);
     rec_free(r);
+}
+
+/* vn_xml_parse_element: exactly one element, default namespace, limits. */
+static void test_parse_element(void **state)
+{
+    (void)state;
+    vn_arena_t *a = vn_arena_new(1024);
+    const char one[] = "<message type='chat'><body>\xd0\x9f\xd1\x80\xd0\xb8</body></message>";
+    vn_xnode_t *n = vn_xml_parse_element(a, one, sizeof(one) - 1, "jabber:client", 8);
+    assert_non_null(n);
+    assert_string_equal(n->name, "message");
+    assert_string_equal(n->ns, "jabber:client");
+    assert_string_equal(vn_xnode_attr(n, "type"), "chat");
+    assert_non_null(vn_xnode_child(n, "jabber:client", "body"));
+
+    const char own[] = "<x xmlns='urn:a'/>";
+    n = vn_xml_parse_element(a, own, sizeof(own) - 1, NULL, 8);
+    assert_non_null(n);
+    assert_string_equal(n->ns, "urn:a");
+
+    static const char *const bad[] = {
+        "",                          /* nothing */
+        "<a/><b/>",                  /* two elements */
+        "<a>",                       /* unclosed */
+        "<a></b>",                   /* mismatched */
+        "text",                      /* no element */
+        "<a/></r><r>",               /* escaping the wrapper */
+        "<!DOCTYPE a><a/>",          /* restricted XML */
+        "<a><b><c><d/></c></b></a>", /* deeper than allowed below */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (vn_xml_parse_element(a, bad[i], strlen(bad[i]), "jabber:client", 3))
+            fail_msg("accepted %s", bad[i]);
+    vn_arena_free(a);
 }
 
 int main(void)
@@ -975,6 +1007,7 @@ int main(void)
         cmocka_unit_test(test_stop),
         cmocka_unit_test(test_reset),
         cmocka_unit_test(test_stream_close),
+        cmocka_unit_test(test_parse_element),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

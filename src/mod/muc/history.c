@@ -69,45 +69,6 @@ static long attr_long(const vn_xnode_t *n, const char *name, long dflt)
     return *v && !*end && x >= 0 ? x : dflt;
 }
 
-/* A stored history stanza back as a tree. */
-typedef struct parse_ctx {
-    vn_arena_t *a;
-    vn_xnode_t *out;
-    int n;
-} parse_ctx_t;
-
-static void p_open(void *ud, const char *ns, const char *name, const char *dns,
-                   const vn_xattr_t *attrs)
-{
-    (void)ud, (void)ns, (void)name, (void)dns, (void)attrs;
-}
-
-static void p_stanza(void *ud, vn_xnode_t *n, vn_arena_t *a)
-{
-    (void)a;
-    parse_ctx_t *c = ud;
-    if (c->n++ == 0) c->out = vn_xnode_copy(c->a, n);
-}
-
-static void p_close(void *ud)
-{
-    (void)ud;
-}
-
-static vn_xnode_t *parse_one(vn_arena_t *a, const char *xml, size_t len)
-{
-    static const vn_xml_callbacks_t cb = {p_open, p_stanza, p_close};
-    vn_xml_limits_t lim = {len + 4096, 64, 64};
-    parse_ctx_t c = {a, NULL, 0};
-    vn_xml_parser_t *p = vn_xml_parser_new(&lim, &cb, &c);
-    static const char head[] = "<r xmlns='" VN_NS_CLIENT "'>", tail[] = "</r>";
-    vn_xml_status_t s = vn_xml_parser_feed(p, head, sizeof(head) - 1);
-    if (s == VN_XML_OK) s = vn_xml_parser_feed(p, xml, len);
-    if (s == VN_XML_OK) s = vn_xml_parser_feed(p, tail, sizeof(tail) - 1);
-    vn_xml_parser_free(p);
-    return s == VN_XML_OK && c.n == 1 ? c.out : NULL;
-}
-
 int muc_hist_first(const muc_room_t *r, const vn_xnode_t *history, int64_t now_us)
 {
     long maxstanzas = attr_long(history, "maxstanzas", r->hist_len);
@@ -148,7 +109,7 @@ void muc_hist_send(muc_room_t *r, muc_occ_t *o, const vn_xnode_t *history)
     for (int i = first; i < r->hist_len; i++) {
         const muc_hist_t *it = &r->hist[(r->hist_start + i) % r->hist_cap];
         vn_stanza_t *st = vn_stanza_new("message");
-        vn_xnode_t *n = parse_one(st->arena, it->xml, it->len);
+        vn_xnode_t *n = vn_xml_parse_element(st->arena, it->xml, it->len, VN_NS_CLIENT, 64);
         if (!n || vn_stanza_init(st, n, st->arena) != 0 || st->kind != VN_MESSAGE) {
             vn_stanza_free(st);
             continue;

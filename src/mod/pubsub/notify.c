@@ -17,43 +17,9 @@
 
 /* ---- payload fragments ---- */
 
-typedef struct frag_ctx {
-    vn_arena_t *a;
-    vn_xnode_t *node;
-    int count;
-} frag_ctx_t;
-
-static void frag_open(void *ud, const char *ns, const char *name, const char *dns,
-                      const vn_xattr_t *attrs)
-{
-    (void)ud, (void)ns, (void)name, (void)dns, (void)attrs;
-}
-
-static void frag_stanza(void *ud, vn_xnode_t *n, vn_arena_t *a)
-{
-    (void)a;
-    frag_ctx_t *f = ud;
-    if (f->count++ == 0) f->node = vn_xnode_copy(f->a, n);
-}
-
-static void frag_close(void *ud)
-{
-    (void)ud;
-}
-
 vn_xnode_t *ps_parse_payload(vn_arena_t *a, const char *xml, size_t len, int max_depth)
 {
-    static const vn_xml_callbacks_t cb = {frag_open, frag_stanza, frag_close};
-    vn_xml_limits_t lim = {len + 64, max_depth, 64};
-    frag_ctx_t f = {a, NULL, 0};
-    vn_xml_parser_t *p = vn_xml_parser_new(&lim, &cb, &f);
-    static const char open[] = "<r xmlns='urn:vestnik:fragment'>", close[] = "</r>";
-    int ok = vn_xml_parser_feed(p, open, sizeof(open) - 1) == VN_XML_OK &&
-             vn_xml_parser_feed(p, xml, len) == VN_XML_OK &&
-             vn_xml_parser_feed(p, close, sizeof(close) - 1) == VN_XML_OK;
-    vn_xml_parser_free(p);
-    if (!ok || f.count != 1) return NULL;
-    return f.node;
+    return vn_xml_parse_element(a, xml, len, "urn:vestnik:fragment", max_depth);
 }
 
 /* ---- building events ---- */
