@@ -300,6 +300,17 @@ static void item_cb(const vn_ps_item_t *it, void *ud)
     add_item(j, NULL, it);
 }
 
+/* Loads the job's node, which must exist, and who the requester is to it.
+ * 0, or -1 with the job's error set (w is then not to be freed). */
+static int load_existing(vn_store_t *st, ps_job_t *j, who_t *w)
+{
+    int r = load_node(st, j);
+    if (r < 0) return -1;
+    if (r == 1) return fail(j, "cancel", "item-not-found", NULL);
+    if (who_is(st, j, j->node_id, w) < 0) return internal(j);
+    return 0;
+}
+
 static void op_publish(vn_store_t *st, ps_job_t *j)
 {
     int r = load_node(st, j);
@@ -352,17 +363,8 @@ static void op_publish(vn_store_t *st, ps_job_t *j)
 
 static void op_items(vn_store_t *st, ps_job_t *j)
 {
-    int r = load_node(st, j);
-    if (r < 0) return;
-    if (r == 1) {
-        fail(j, "cancel", "item-not-found", NULL);
-        return;
-    }
     who_t w;
-    if (who_is(st, j, j->node_id, &w) < 0) {
-        internal(j);
-        return;
-    }
+    if (load_existing(st, j, &w) < 0) return;
     int ok = may_access(j, &j->cfg, &w);
     who_free(&w);
     if (!ok) return;
@@ -381,24 +383,15 @@ static void op_items(vn_store_t *st, ps_job_t *j)
 
 static void op_retract(vn_store_t *st, ps_job_t *j)
 {
-    int r = load_node(st, j);
-    if (r < 0) return;
-    if (r == 1) {
-        fail(j, "cancel", "item-not-found", NULL);
-        return;
-    }
     who_t w;
-    if (who_is(st, j, j->node_id, &w) < 0) {
-        internal(j);
-        return;
-    }
+    if (load_existing(st, j, &w) < 0) return;
     int ok = w.publisher;
     who_free(&w);
     if (!ok) {
         fail(j, "auth", "forbidden", NULL);
         return;
     }
-    r = vn_store_ps_item_delete(st, j->node_id, j->item_id);
+    int r = vn_store_ps_item_delete(st, j->node_id, j->item_id);
     if (r < 0) {
         internal(j);
         return;
@@ -435,11 +428,8 @@ static void op_create(vn_store_t *st, ps_job_t *j)
 
 static int require_owner(vn_store_t *st, ps_job_t *j)
 {
-    int r = load_node(st, j);
-    if (r < 0) return -1;
-    if (r == 1) return fail(j, "cancel", "item-not-found", NULL);
     who_t w;
-    if (who_is(st, j, j->node_id, &w) < 0) return internal(j);
+    if (load_existing(st, j, &w) < 0) return -1;
     int ok = w.owner;
     who_free(&w);
     if (!ok) return fail(j, "auth", "forbidden", NULL);
@@ -574,23 +564,14 @@ static void op_last_items(vn_store_t *st, ps_job_t *j)
 
 static void op_subscribe(vn_store_t *st, ps_job_t *j)
 {
-    int r = load_node(st, j);
-    if (r < 0) return;
-    if (r == 1) {
-        fail(j, "cancel", "item-not-found", NULL);
-        return;
-    }
     who_t w;
-    if (who_is(st, j, j->node_id, &w) < 0) {
-        internal(j);
-        return;
-    }
+    if (load_existing(st, j, &w) < 0) return;
     int ok = may_access(j, &j->cfg, &w);
     who_free(&w);
     if (!ok) return;
     char subid[48], state[16];
-    r = vn_store_ps_sub_get(st, j->node_id, j->requester_full, subid, sizeof(subid), state,
-                            sizeof(state));
+    int r = vn_store_ps_sub_get(st, j->node_id, j->requester_full, subid, sizeof(subid), state,
+                                sizeof(state));
     if (r < 0) {
         internal(j);
         return;
