@@ -131,6 +131,26 @@ void ps_publish_then(ps_job_t *j)
     if (j->api_done) j->api_done(j->ud, 0);
 }
 
+/* disco#items of a PEP account or the service: the nodes the job listed
+ * (pairs: node, name or NULL), all on the job's service JID. */
+void ps_disco_items_then(ps_job_t *j)
+{
+    if (j->rc < 0) {
+        ps_job_error_reply(j);
+        return;
+    }
+    vn_stanza_t *r = vn_stanza_iq_result(j->req);
+    vn_xnode_t *q = vn_xnode_add(r->arena, r->node, NS_DISCO_ITEMS, "query");
+    for (int i = 0; i < j->npairs; i++) {
+        vn_xnode_t *it = vn_xnode_add(r->arena, q, NS_DISCO_ITEMS, "item");
+        vn_xnode_set_attr(r->arena, it, "jid", vn_arena_strdup(r->arena, j->service));
+        vn_xnode_set_attr(r->arena, it, "node", vn_arena_strdup(r->arena, j->pairs[i].a));
+        if (j->pairs[i].b)
+            vn_xnode_set_attr(r->arena, it, "name", vn_arena_strdup(r->arena, j->pairs[i].b));
+    }
+    vn_route(j->srv, r);
+}
+
 void ps_items_then(ps_job_t *j)
 {
     if (j->api_item) {

@@ -86,24 +86,6 @@ static vn_result_t session_end(vn_server_t *srv, void *ctx)
 
 /* ---- disco#items of an account (XEP-0060 §5.2, XEP-0163 §6) ---- */
 
-static void items_then(ps_job_t *j)
-{
-    if (j->rc < 0) {
-        ps_job_error_reply(j);
-        return;
-    }
-    vn_stanza_t *r = vn_stanza_iq_result(j->req);
-    vn_xnode_t *q = vn_xnode_add(r->arena, r->node, NS_DISCO_ITEMS, "query");
-    for (int i = 0; i < j->npairs; i++) {
-        vn_xnode_t *it = vn_xnode_add(r->arena, q, NS_DISCO_ITEMS, "item");
-        vn_xnode_set_attr(r->arena, it, "jid", vn_arena_strdup(r->arena, j->service));
-        vn_xnode_set_attr(r->arena, it, "node", vn_arena_strdup(r->arena, j->pairs[i].a));
-        if (j->pairs[i].b)
-            vn_xnode_set_attr(r->arena, it, "name", vn_arena_strdup(r->arena, j->pairs[i].b));
-    }
-    vn_route(j->srv, r);
-}
-
 vn_result_t vn_pep_disco_items(vn_server_t *srv, vn_stanza_t *st)
 {
     const char *owner = vn_arena_printf(st->arena, "%s@%s", st->to.local, st->to.domain);
@@ -113,7 +95,7 @@ vn_result_t vn_pep_disco_items(vn_server_t *srv, vn_stanza_t *st)
     j->requester_full = vn_xstrdup(vn_jid_full_str(&st->from, st->arena));
     j->requester_admin = !strcmp(j->requester, owner);
     j->req = stanza_clone(st);
-    j->then = items_then;
+    j->then = ps_disco_items_then;
     ps_job_submit(j);
     return VN_HANDLED;
 }

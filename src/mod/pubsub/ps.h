@@ -195,6 +195,8 @@ void ps_job_submit(ps_job_t *j);
 void ps_job_discard(ps_job_t *j);
 /* Answers the request with the job's error. */
 void ps_job_error_reply(ps_job_t *j);
+/* Continuation answering disco#items with the nodes a list job found. */
+void ps_disco_items_then(ps_job_t *j);
 char **ps_strv_dup(const char *const *v);
 void ps_strv_free(char **v);
 

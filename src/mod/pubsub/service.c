@@ -47,24 +47,6 @@ static const char *const service_features[] = {
     NULL,
 };
 
-static void list_then(ps_job_t *j)
-{
-    if (j->rc < 0) {
-        ps_job_error_reply(j);
-        return;
-    }
-    vn_stanza_t *r = vn_stanza_iq_result(j->req);
-    vn_xnode_t *q = vn_xnode_add(r->arena, r->node, NS_DISCO_ITEMS, "query");
-    for (int i = 0; i < j->npairs; i++) {
-        vn_xnode_t *it = vn_xnode_add(r->arena, q, NS_DISCO_ITEMS, "item");
-        vn_xnode_set_attr(r->arena, it, "jid", vn_arena_strdup(r->arena, j->service));
-        vn_xnode_set_attr(r->arena, it, "node", vn_arena_strdup(r->arena, j->pairs[i].a));
-        if (j->pairs[i].b)
-            vn_xnode_set_attr(r->arena, it, "name", vn_arena_strdup(r->arena, j->pairs[i].b));
-    }
-    vn_route(j->srv, r);
-}
-
 /* §5.3: a node's identity and meta-data. */
 static void node_info_then(ps_job_t *j)
 {
@@ -115,7 +97,7 @@ static void disco(vn_server_t *srv, vn_stanza_t *st, const vn_xnode_t *q)
     }
     if (!info) {
         ps_job_t *j = disco_job(srv, st, PS_OP_LIST_NODES, NULL);
-        j->then = list_then;
+        j->then = ps_disco_items_then;
         ps_job_submit(j);
         return;
     }
