@@ -32,6 +32,11 @@ enum {
     F_PING = 32,
     F_BODY = 64,
     F_IN_BIND_OR_SESS = 128,
+    F_IN_X = 256,   /* inside a presence's <x/> (MUC user data) */
+    F_IN_ERR = 512, /* inside a stanza's <error/> */
+    F_S110 = 1024,
+    F_S201 = 2048,
+    F_CONF = 4096,
 };
 
 enum { P_NONE, P_STARTTLS, P_RESTART, P_FAIL, P_CLOSED };
@@ -243,6 +248,12 @@ static void on_start(void *ud, const XML_Char *name, const XML_Char **atts)
             copy_attr(s->type, sizeof s->type, attr(atts, "type"));
             copy_attr(s->id, sizeof s->id, attr(atts, "id"));
             copy_attr(s->from, sizeof s->from, attr(atts, "from"));
+            s->cond[0] = 0;
+        } else if (s->kind == K_PRESENCE) {
+            /* presences can be most of the traffic (a room of N sends N of
+             * them per join): only the type is kept */
+            copy_attr(s->type, sizeof s->type, attr(atts, "type"));
+            s->cond[0] = 0;
         }
         return;
     }
@@ -265,7 +276,16 @@ static void on_start(void *ud, const XML_Char *name, const XML_Char **atts)
                 s->flags |= F_SESSION | F_IN_BIND_OR_SESS;
             break;
         case K_IQ:
-            if (!strcmp(ln, "ping")) s->flags |= F_PING;
+            if (!strcmp(ln, "ping"))
+                s->flags |= F_PING;
+            else if (!strcmp(ln, "error"))
+                s->flags |= F_IN_ERR;
+            break;
+        case K_PRESENCE:
+            if (ln[0] == 'x' && !ln[1])
+                s->flags |= F_IN_X;
+            else if (!strcmp(ln, "error"))
+                s->flags |= F_IN_ERR;
             break;
         case K_SASLFAIL:
         case K_STREAMERR:
@@ -279,6 +299,21 @@ static void on_start(void *ud, const XML_Char *name, const XML_Char **atts)
             capture(s);
         else if ((s->flags & F_IN_BIND_OR_SESS) && !strcmp(ln, "optional"))
             s->flags |= F_SESSION_OPT;
+    } else if (s->depth == 4 && (s->kind == K_PRESENCE || s->kind == K_IQ)) {
+        if (s->flags & F_IN_X) {
+            if (!strcmp(ln, "status")) {
+                const char *code = attr(atts, "code");
+                if (code && !strcmp(code, "110"))
+                    s->flags |= F_S110;
+                else if (code && !strcmp(code, "201"))
+                    s->flags |= F_S201;
+            }
+        } else if (s->flags & F_IN_ERR) {
+            if (strcmp(ln, "text") && !s->cond[0]) copy_attr(s->cond, sizeof s->cond, ln);
+        } else if (s->kind == K_IQ && !strcmp(ln, "identity")) {
+            const char *cat = attr(atts, "category");
+            if (cat && !strcmp(cat, "conference")) s->flags |= F_CONF;
+        }
     }
 }
 
@@ -306,6 +341,7 @@ static void on_end(void *ud, const XML_Char *name)
         s->capture = 0;
     } else if (s->depth == 3) {
         if (s->kind == K_FEATURES) s->flags &= (uint16_t) ~(F_IN_MECHS | F_IN_BIND_OR_SESS);
+        s->flags &= (uint16_t) ~(F_IN_X | F_IN_ERR);
         if (s->capture == 3) s->capture = 0;
     } else if (s->depth == 2) {
         s->depth--;
@@ -379,6 +415,19 @@ static void reply_iq(struct xsess *s)
     else
         sbuf_adds(o, "' type='error'><error type='cancel'><service-unavailable "
                      "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>");
+}
+
+static unsigned stanza_flags(const struct xsess *s)
+{
+    unsigned f = 0;
+    if (!strcmp(s->type, "error"))
+        f |= XP_ERROR;
+    else if (!strcmp(s->type, "unavailable"))
+        f |= XP_UNAVAILABLE;
+    if (s->flags & F_S110) f |= XP_SELF;
+    if (s->flags & F_S201) f |= XP_CREATED;
+    if (s->flags & F_CONF) f |= XP_CONFERENCE;
+    return f;
 }
 
 static void dispatch(struct xsess *s)
@@ -474,8 +523,13 @@ static void dispatch(struct xsess *s)
                 s->env->h->message(s, s->text.p + s->text.off, s->text.len - s->text.off,
                                    !strcmp(s->type, "error"));
             }
-        } else if (s->kind == K_IQ && (!strcmp(s->type, "get") || !strcmp(s->type, "set"))) {
-            reply_iq(s);
+        } else if (s->kind == K_IQ) {
+            if (!strcmp(s->type, "get") || !strcmp(s->type, "set"))
+                reply_iq(s);
+            else if (s->state == XS_ONLINE && s->env->h->iq)
+                s->env->h->iq(s, stanza_flags(s));
+        } else if (s->kind == K_PRESENCE) {
+            if (s->state == XS_ONLINE && s->env->h->presence) s->env->h->presence(s, stanza_flags(s));
         }
         return;
     default:
