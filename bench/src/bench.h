@@ -111,6 +111,8 @@ struct scenario {
     /* accounts spread over workers round-robin (1) instead of in blocks (0),
      * so that holding n sessions uses accounts 0 .. n-1 */
     int interleave;
+    /* presences recognised without the XML parser once online (xmpp.h) */
+    int fast_presence;
     /* parent: orchestrate the run and report; returns the exit status */
     int (*run)(struct bench *b);
     /* worker side */

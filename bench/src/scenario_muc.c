@@ -827,6 +827,7 @@ static int run(struct bench *b)
 
 const struct scenario scenario_muc = {
     .name = "muc",
+    .fast_presence = 1,
     .run = run,
     .w_init = w_init,
     .w_cmd = w_cmd,

@@ -173,6 +173,7 @@ void worker_main(struct worker *w)
     w->env.password = w->o->password;
     w->env.resource = w->o->resource;
     w->env.send_presence = 1;
+    w->env.fast_presence = w->sc->fast_presence;
     w->env.h = &handlers;
     w->env.ud = w;
 
