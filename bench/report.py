@@ -427,7 +427,7 @@ def muc_section(md, srv, muc, fill_timeout):
             d = by[s][n]
             f = d.get("fill")
             if not f:
-                lines.append([s, n, muc_status(d)] + ["–"] * 7)
+                lines.append([s, n, muc_status(d)] + ["–"] * 8)
                 continue
             ok = f["status"] == "ok"
             lines.append([s, n, f["status"], fmt(f.get("fill_s"), 1) if ok else "–",
@@ -436,10 +436,10 @@ def muc_section(md, srv, muc, fill_timeout):
                           fmt(f.get("presences_per_s")) if ok else "–",
                           fmt(f.get("server_us_per_presence"), 1) if ok else "–",
                           fmt(f.get("room_kib_per_occupant"), 1) if ok else "–",
-                          fmt(f.get("gen_cpu_pct"))])
+                          fmt(f.get("core_others_pct")), fmt(f.get("gen_cpu_pct"))])
     md.append(table(["server", "occupants", "status", "fill s", "joins/s", "join p50 / p99 ms",
-                     "presences/s", "server µs/presence", "room KiB/occupant", "generator CPU %"],
-                    lines) + "\n")
+                     "presences/s", "server µs/presence", "room KiB/occupant",
+                     "others on the server's core %", "generator CPU %"], lines) + "\n")
     md.append("### Messages\n")
     lines = []
     for s in srv:
@@ -447,19 +447,25 @@ def muc_section(md, srv, muc, fill_timeout):
             d = by[s][n]
             rs = [d[k] for k in ("rate", "max") if k in d]
             if not rs:
-                lines.append([s, n, muc_status(d)] + ["–"] * 9)
+                lines.append([s, n, muc_status(d)] + ["–"] * 10)
                 continue
             for r in rs:
                 lines.append([s, n, r["rate"], fmt(r["msgs_per_s"], 1), fmt(r["copies_per_s"]),
                               f"{r['fanout_p50_ms']:.1f} / {r['fanout_p99_ms']:.1f} / {r['fanout_max_ms']:.1f}",
                               f"{r['copy_p50_ms']:.1f} / {r['copy_p99_ms']:.1f}",
                               f"{r['lost']} / {r['dup']}", fmt(r.get("server_cpu_pct")),
-                              fmt(r.get("server_us_per_copy"), 2), fmt(r.get("gen_cpu_pct"))])
+                              fmt(r.get("server_us_per_copy"), 2), fmt(r.get("core_others_pct")),
+                              fmt(r.get("gen_cpu_pct"))])
     md.append(table(["server", "occupants", "msg/s into the room", "msgs/s sent", "copies/s",
                      "fan-out p50 / p99 / max ms", "copy p50 / p99 ms", "lost / dup",
-                     "server CPU %", "server µs/copy", "generator CPU %"], lines) + "\n")
+                     "server CPU %", "server µs/copy", "others on the server's core %",
+                     "generator CPU %"], lines) + "\n")
     md.append("In the flat-out rows latency is mostly queueing (the window is kept full); compare "
-              "latency in the fixed-rate rows and throughput and CPU per copy in the flat-out rows.\n")
+              "latency in the fixed-rate rows and throughput and CPU per copy in the flat-out rows. "
+              "\"Others on the server's core\" is the CPU time other processes of the machine took "
+              "on the core the server is pinned to (from `/proc/stat`, minus the server's own), as % "
+              "of the time: where it is high, the server had less than a core and its throughput, "
+              "latency and fill time suffer (its CPU per copy much less).\n")
     if "vestnikd" not in srv or len(srv) < 2:
         return
     v = by["vestnikd"]

@@ -511,6 +511,19 @@ static uint64_t automatic_window(uint32_t n)
     return w;
 }
 
+/* CPU time other processes took from the server's core (when it is pinned
+ * to one) over a window, % of the window; "" when unknown. */
+static void row_core_others(struct row *r, int core, double busy0, double busy1, double srv,
+                            double wall)
+{
+    if (core < 0 || busy0 < 0 || busy1 < 0 || wall <= 0) {
+        row_str(r, "core_others_pct", "");
+        return;
+    }
+    double o = (busy1 - busy0 - srv) / wall * 100;
+    row_num(r, "core_others_pct", o > 0 ? o : 0, 0);
+}
+
 static const char *rate_name(double r, char *buf, size_t cap)
 {
     if (r > 0)
@@ -573,6 +586,8 @@ static int run(struct bench *b)
     char status[160] = "ok";
     const struct pidset *srv = &o->server;
     long rss0 = srv->n ? proc_rss_kib(srv) : -1;
+    int core = proc_pinned_cpu(srv);
+    double cb0 = core >= 0 ? cpu_busy_s(core) : -1;
     double sc0 = srv->n ? proc_cpu_s(srv) : 0, gc0 = bench_gen_cpu(b);
     int64_t t_start = now_ns();
     bench_send(b, 0, CMD_MUC_CREATE, 0, 0, 0);
@@ -619,6 +634,7 @@ static int run(struct bench *b)
     }
     int64_t t_end = now_ns();
     double fsrv = srv->n ? proc_cpu_s(srv) - sc0 : 0, fgen = bench_gen_cpu(b) - gc0;
+    double cb1 = core >= 0 ? cpu_busy_s(core) : -1;
     long rss1 = srv->n ? proc_rss_kib(srv) : -1;
     uint64_t pres = SUM(presences);
     int64_t t_pres = MAXOF(last_presence);
@@ -659,11 +675,13 @@ static int run(struct bench *b)
         row_num(&r, "wall_s", wall, 1);
         if (srv->n) {
             row_num(&r, "server_cpu_pct", 100 * fsrv / wall, 0);
+            row_core_others(&r, core, cb0, cb1, fsrv, wall);
             row_num(&r, "server_us_per_presence", pres ? fsrv / (double)pres * 1e6 : 0, 2);
             row_num(&r, "room_kib_per_occupant", (double)(rss1 - rss0) / N, 1);
             row_int(&r, "server_rss_kib", rss1);
         } else {
             row_str(&r, "server_cpu_pct", "");
+            row_str(&r, "core_others_pct", "");
             row_str(&r, "server_us_per_presence", "");
             row_str(&r, "room_kib_per_occupant", "");
             row_str(&r, "server_rss_kib", "");
@@ -715,8 +733,10 @@ static int run(struct bench *b)
         double warm = (double)(tms - t0) / 1e9;
         sleep_until(tms);
         double s0 = srv->n ? proc_cpu_s(srv) : 0, g0 = bench_gen_cpu(b);
+        double pb0 = core >= 0 ? cpu_busy_s(core) : -1;
         sleep_until(tme);
         double scpu = srv->n ? proc_cpu_s(srv) - s0 : 0, gcpu = bench_gen_cpu(b) - g0;
+        double pb1 = core >= 0 ? cpu_busy_s(core) : -1;
         long rss = srv->n ? proc_rss_kib(srv) : -1;
         /* drain: every message sent complete, or nothing arrived for --drain s */
         uint64_t seen = SUM(copies);
@@ -779,10 +799,12 @@ static int run(struct bench *b)
         row_int(r, "stale", (long long)SUM(stale));
         if (srv->n) {
             row_num(r, "server_cpu_pct", 100 * scpu / dur, 0);
+            row_core_others(r, core, pb0, pb1, scpu, dur);
             row_num(r, "server_us_per_copy", cps > 0 ? scpu / dur / cps * 1e6 : 0, 2);
             row_int(r, "server_rss_kib", rss);
         } else {
             row_str(r, "server_cpu_pct", "");
+            row_str(r, "core_others_pct", "");
             row_str(r, "server_us_per_copy", "");
             row_str(r, "server_rss_kib", "");
         }
