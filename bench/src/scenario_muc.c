@@ -413,12 +413,12 @@ static int w_tick(struct worker *w, int64_t now)
     if (now < st.t0) return (int)((st.t0 - now) / 1000000) + 1;
     if (now >= st.tme) return -1;
     send_some(w, now);
-    if (st.tme == INT64_MAX) return st.blocked ? 1 : 10;
     int timeout = 1000;
     if (st.blocked) {
         timeout = 1; /* the window is full: completions may happen in another worker */
     } else if (M->rate > 0) {
         uint64_t id = atomic_load(&M->next_id);
+        if (id >= M->cap) return 1000; /* out of message slots: nothing more to send */
         int64_t due = st.t0 + (int64_t)((double)id * 1e9 / M->rate);
         timeout = due <= now ? 0 : (int)((due - now) / 1000000) + 1;
     }
