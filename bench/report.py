@@ -403,6 +403,14 @@ def muc_headline(muc, srv):
     return out
 
 
+def others(r):
+    """CPU that other processes took on the server's core, marked when high."""
+    v = r.get("core_others_pct")
+    if v in (None, ""):
+        return "–"
+    return f"{v:.0f}" + (" †" if v > 25 else "")
+
+
 def muc_section(md, srv, muc, fill_timeout):
     by = muc["by"]
     fixed = [d["rate"] for s in srv for d in by[s].values() if "rate" in d]
@@ -435,8 +443,8 @@ def muc_section(md, srv, muc, fill_timeout):
                           f"{f['join_p50_ms']:.0f} / {f['join_p99_ms']:.0f}" if f.get("joined", 0) > 1 else "–",
                           fmt(f.get("presences_per_s")) if ok else "–",
                           fmt(f.get("server_us_per_presence"), 1) if ok else "–",
-                          fmt(f.get("room_kib_per_occupant"), 1) if ok else "–",
-                          fmt(f.get("core_others_pct")), fmt(f.get("gen_cpu_pct"))])
+                          fmt(f.get("room_kib_per_occupant"), 1) if ok and n >= 100 else "–",
+                          others(f), fmt(f.get("gen_cpu_pct"))])
     md.append(table(["server", "occupants", "status", "fill s", "joins/s", "join p50 / p99 ms",
                      "presences/s", "server µs/presence", "room KiB/occupant",
                      "others on the server's core %", "generator CPU %"], lines) + "\n")
@@ -454,7 +462,7 @@ def muc_section(md, srv, muc, fill_timeout):
                               f"{r['fanout_p50_ms']:.1f} / {r['fanout_p99_ms']:.1f} / {r['fanout_max_ms']:.1f}",
                               f"{r['copy_p50_ms']:.1f} / {r['copy_p99_ms']:.1f}",
                               f"{r['lost']} / {r['dup']}", fmt(r.get("server_cpu_pct")),
-                              fmt(r.get("server_us_per_copy"), 2), fmt(r.get("core_others_pct")),
+                              fmt(r.get("server_us_per_copy"), 2), others(r),
                               fmt(r.get("gen_cpu_pct"))])
     md.append(table(["server", "occupants", "msg/s into the room", "msgs/s sent", "copies/s",
                      "fan-out p50 / p99 / max ms", "copy p50 / p99 ms", "lost / dup",
@@ -464,8 +472,9 @@ def muc_section(md, srv, muc, fill_timeout):
               "latency in the fixed-rate rows and throughput and CPU per copy in the flat-out rows. "
               "\"Others on the server's core\" is the CPU time other processes of the machine took "
               "on the core the server is pinned to (from `/proc/stat`, minus the server's own), as % "
-              "of the time: where it is high, the server had less than a core and its throughput, "
-              "latency and fill time suffer (its CPU per copy much less).\n")
+              "of the time: where it is high (†: over 25 %), the server had less than a core and its "
+              "throughput, latency and fill time suffer (its CPU per copy much less). Room memory per "
+              "occupant is shown from 100 occupants up (smaller rooms are within the noise).\n")
     if "vestnikd" not in srv or len(srv) < 2:
         return
     v = by["vestnikd"]
