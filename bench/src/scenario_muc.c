@@ -52,7 +52,10 @@ struct mwres {
     struct hist join;   /* join presence sent -> own presence (status 110) */
     struct hist fanout; /* message sent -> its last copy (messages sent in the window) */
     char why[120];      /* detail of a failed creation or the first refused join */
+    _Atomic int stage;  /* creator: STAGE_* reached */
 };
+
+enum { STAGE_DISCO = 1, STAGE_JOIN, STAGE_CONFIG };
 
 /* Shared by all processes: mapped by the parent before the workers fork. */
 struct mshm {
@@ -129,6 +132,7 @@ static const char *svc_of_room(void)
 static void send_join(struct worker *w, uint32_t i)
 {
     struct xsess *s = &w->sess[i];
+    if (st.creating) PUT(st.r->stage, STAGE_JOIN);
     sbuf_printf(xmpp_out(s),
                 "<presence to='%s/%s'><x xmlns='http://jabber.org/protocol/muc'>"
                 "<history maxstanzas='0'/></x></presence>",
@@ -210,6 +214,7 @@ static void w_presence(struct worker *w, struct xsess *s, unsigned flags)
     if (st.creating && w->first == 0 && i == 0) {
         if (flags & XP_CREATED) {
             /* a new room: accept the default configuration (an instant room) */
+            PUT(st.r->stage, STAGE_CONFIG);
             sbuf_printf(xmpp_out(s),
                         "<iq type='set' id='vb-cfg' to='%s'><query "
                         "xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' "
@@ -335,6 +340,7 @@ static void w_cmd(struct worker *w, const struct ctl *m)
             return;
         }
         st.creating = 1;
+        PUT(st.r->stage, STAGE_DISCO);
         struct xsess *s = &w->sess[0];
         sbuf_printf(xmpp_out(s),
                     "<iq type='get' id='vb-disco' to='%s'><query "
@@ -593,8 +599,17 @@ static int run(struct bench *b)
     bench_send(b, 0, CMD_MUC_CREATE, 0, 0, 0);
     struct ctl rep;
     if (bench_wait_one(b, 0, EV_CREATED, 30, &rep) < 0) {
-        snprintf(status, sizeof status, "no MUC service (no answer from it in 30 s)");
-        rc = RC_NO_MUC;
+        int stage = GET(M->w[0].stage);
+        if (stage <= STAGE_DISCO) {
+            snprintf(status, sizeof status, "no MUC service (no answer to disco#info in 30 s)");
+            rc = RC_NO_MUC;
+        } else {
+            snprintf(status, sizeof status, "%s",
+                     stage == STAGE_JOIN
+                         ? "the room creator's join got no own presence (status 110) in 30 s"
+                         : "the instant-room configuration got no answer in 30 s");
+            rc = 1;
+        }
     } else if (rep.a < 0) {
         snprintf(status, sizeof status, "%s%s", rep.a == MUC_NO_SERVICE ? "no MUC service: " : "",
                  M->w[0].why);
