@@ -65,9 +65,10 @@ static void usage(FILE *f)
         "      --rate R           messages/s into the room, all senders together; 0 = flat out\n"
         "      --rates R,R,..     one messaging phase per rate on the same room\n"
         "      --window N         most messages sent but not yet received by every occupant\n"
-        "                         (automatic: 100000 / N, within 8..200)\n"
+        "                         (automatic: 10000 / N, within 2..200)\n"
         "      --warmup S, --duration S, --size N, --drain S   as for chat, per phase\n"
-        "  exit status 4: the server has no MUC service (disco#info or the creator's join failed)\n",
+        "  exit status 3: the room did not fill in time; 4: no MUC service (disco#info to it\n"
+        "  failed, went unanswered or shows no conference identity)\n",
         f);
 }
 

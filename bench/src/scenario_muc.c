@@ -492,10 +492,11 @@ static int wait_filled(struct bench *b, int64_t t_start, char *status, size_t ca
         }
         double projected = k ? t * ((double)o->n / (double)k) * ((double)o->n / (double)k) : 0;
         if (t >= 30 && k >= 50 && projected > 3 * o->fill_timeout_s) {
-            snprintf(status, cap,
-                     "would not finish in %.0f s: %llu of %u joined in %.0f s (about %.0f s at that "
-                     "pace)",
-                     o->fill_timeout_s, (unsigned long long)k, o->n, t, projected);
+            snprintf(
+                status, cap,
+                "would not finish in %.0f s: %llu of %u joined in %.0f s (about %.0f s at that "
+                "pace)",
+                o->fill_timeout_s, (unsigned long long)k, o->n, t, projected);
             return -1;
         }
         if (!o->json_only && now - last_note > 30000000000LL) {

@@ -531,7 +531,8 @@ static void dispatch(struct xsess *s)
             else if (s->state == XS_ONLINE && s->env->h->iq)
                 s->env->h->iq(s, stanza_flags(s));
         } else if (s->kind == K_PRESENCE) {
-            if (s->state == XS_ONLINE && s->env->h->presence) s->env->h->presence(s, stanza_flags(s));
+            if (s->state == XS_ONLINE && s->env->h->presence)
+                s->env->h->presence(s, stanza_flags(s));
         }
         return;
     default:

@@ -81,12 +81,12 @@ struct xsess {
     struct sasl_client *sasl;
     struct sbuf text;  /* character data of the element being captured */
     struct sbuf carry; /* input kept back: an incomplete presence (fast_presence) */
-    void *ud;         /* scenario data */
-    int64_t t_start;  /* connect() issued */
-    int64_t t_online; /* bind (and session) result received */
-    int64_t t_close;  /* </stream:stream> sent */
-    uint32_t idx;     /* index inside the worker */
-    uint32_t user;    /* global account number */
+    void *ud;          /* scenario data */
+    int64_t t_start;   /* connect() issued */
+    int64_t t_online;  /* bind (and session) result received */
+    int64_t t_close;   /* </stream:stream> sent */
+    uint32_t idx;      /* index inside the worker */
+    uint32_t user;     /* global account number */
     uint8_t state;
     uint8_t depth;
     uint8_t capture; /* depth whose text is being captured, 0 = none */
