@@ -61,7 +61,10 @@ def main():
     ap.add_argument("--chat-main", type=int, default=0)
     ap.add_argument("--server-cpu", default="0")
     ap.add_argument("--gen-cpu", default="1")
+    ap.add_argument("--scenarios", default="idle chat login crosscheck muc")
+    ap.add_argument("--muc-fill-timeout", default="")
     a = ap.parse_args()
+    scen = a.scenarios.split()
     rows = load(a.jsonl)
     srv = servers_in(rows)
     info = {r["server"]: r for r in rows if r.get("type") == "server"}
@@ -85,6 +88,7 @@ def main():
     idle = {s: rows_of("idle", s) for s in srv}
     login = {s: rows_of("login", s) for s in srv}
     xc = {r["server"]: r for r in rows if r.get("type") == "crosscheck"}
+    muc = muc_rows(rows, srv)
 
     # the same N for every server: --chat-main if all have it, else the
     # largest N that all have
@@ -153,12 +157,15 @@ def main():
     if any_l:
         lines.append([f"login, {any_l['accounts']} accounts, {any_l['concurrency']} at once: logins/s",
                       *[fmt(hl[s]["logins_per_s"]) if hl[s] else "–" for s in srv]])
-    lines.append(["lost / duplicated messages (all chat runs)",
-                  *[f"{sum(r['lost'] for r in flat[s] + rate[s] if r['run'] != 'median')} / "
-                    f"{sum(r['dup'] for r in flat[s] + rate[s] if r['run'] != 'median')}" for s in srv]])
-    md.append("## Summary\n")
-    md.append(table(hdr, lines) + "\n")
-    if "vestnikd" in srv and len(srv) > 1:
+    if any(flat[s] or rate[s] for s in srv):
+        lines.append(["lost / duplicated messages (all chat runs)",
+                      *[f"{sum(r['lost'] for r in flat[s] + rate[s] if r['run'] != 'median')} / "
+                        f"{sum(r['dup'] for r in flat[s] + rate[s] if r['run'] != 'median')}" for s in srv]])
+    lines += muc_headline(muc, srv)
+    if lines:
+        md.append("## Summary\n")
+        md.append(table(hdr, lines) + "\n")
+    if "vestnikd" in srv and len(srv) > 1 and any(hc[s] or hi[s] or hl[s] for s in srv):
         rl = []
         for o in srv:
             if o == "vestnikd":
@@ -173,9 +180,26 @@ def main():
         md.append("Ratios, measured in this same run (higher = vestnikd better):\n")
         md.append(table(["vestnikd vs", "msgs/s", "less memory per session", "logins/s"], rl) + "\n")
 
-    md.append(f"![messages/s and memory per session versus N]({os.path.basename(a.png)})\n")
+    if any(flat[s] or idle[s] for s in srv):
+        md.append(f"![messages/s and memory per session versus N]({os.path.basename(a.png)})\n")
 
     # ---- details
+    if "chat" in scen:
+        chat_sections(md, srv, flat, rate)
+    if "idle" in scen:
+        idle_section(md, srv, idle)
+    if "login" in scen:
+        login_section(md, srv, login)
+    if "crosscheck" in scen:
+        crosscheck_section(md, srv, xc, rows_of)
+    if "muc" in scen:
+        muc_section(md, srv, muc, a.muc_fill_timeout)
+
+    setup_section(md, a, rows, srv, info, meta, muc)
+    chart(a.png, srv, flat, idle)
+
+
+def chat_sections(md, srv, flat, rate):
     md.append("## Chat, flat out\n")
     md.append("Users in a ring (user k sends to user k+1's full JID), 20 stanzas per write, at most "
               "200 sent but not yet received per sender, 64-byte bodies. The warm-up lasts until every "
@@ -206,6 +230,8 @@ def main():
                      "p99.9 ms", "max ms", "lost", "dup", "server CPU %", "generator CPU %"],
                     lines) + "\n")
 
+
+def idle_section(md, srv, idle):
     md.append("## Idle sessions: server memory\n")
     md.append("Sessions signed in (STARTTLS, SCRAM-SHA-256, bind, initial presence) and held. "
               "Per session = (server RSS − RSS before the first session) / sessions; marginal = "
@@ -219,6 +245,8 @@ def main():
     md.append(table(["server", "sessions", "failed", "RSS KiB", "RSS before KiB", "KiB/session",
                      "marginal KiB/session", "sign-ins/s while ramping"], lines) + "\n")
 
+
+def login_section(md, srv, login):
     md.append("## Login\n")
     md.append("Every account signs in (TCP, STARTTLS with a full TLS 1.3 handshake, SCRAM-SHA-256, "
               "bind, presence) and out again; latency is connect() to the bind result. One unmeasured "
@@ -238,6 +266,8 @@ def main():
                   "during login rounds: its TLS handshakes (OpenSSL 3.0, about 1 ms of client CPU "
                   "each) limit the rate, so that figure is a lower bound for the server.\n")
 
+
+def crosscheck_section(md, srv, xc, rows_of):
     md.append("## Cross-check with an independent client\n")
     md.append("`bench/crosscheck.py` (slixmpp) runs the same ring with its own code and counts "
               "delivery itself; `vestnik-bench chat` runs a small ring right after it.\n")
@@ -254,6 +284,8 @@ def main():
     md.append(table(["server", "slixmpp sent / delivered / lost / dup",
                      "vestnik-bench (small ring)"], lines) + "\n")
 
+
+def setup_section(md, a, rows, srv, info, meta, muc):
     loads = [r for r in rows if r.get("type") == "load"]
     busy = [r for r in loads if r.get("others") not in (None, "", "none")]
     if busy:
@@ -272,6 +304,8 @@ def main():
         m = meta.get(s, {})
         md.append(f"- **{s}**: {i.get('version', '?')}. {i.get('notes', '')}. "
                   f"Client saw: {m.get('tls', '?')}, {m.get('sasl', '?')}.")
+        if muc["notes"].get(s):
+            md.append(f"  MUC: {muc['notes'][s]}.")
     md.append("- Same for all: one self-signed ECDSA P-256 certificate, accounts user0… with one "
               "password, SCRAM-SHA-256 with 4096 iterations and the salt `vestnik-bench-salt`, "
               "log level warning, no rate limits "
@@ -284,10 +318,190 @@ def main():
     with open(a.commands) as f:
         md.append(f.read().rstrip())
     md.append("```\n")
-    md.append("Raw results: `latest.jsonl` (one JSON object per line).\n")
+    md.append(f"Raw results: `{os.path.splitext(os.path.basename(a.out))[0]}.jsonl` "
+              "(one JSON object per line).\n")
     with open(a.out, "w") as f:
         f.write("\n".join(md) + "\n")
-    chart(a.png, srv, flat, idle)
+
+
+# ---- room fan-out (vestnik-bench muc) ------------------------------------------
+
+def muc_rows(rows, srv):
+    """Per server: {occupants: {"fill": row, "rate": row, "max": row, "skipped": why}}."""
+    by = {s: {} for s in srv}
+    notes = {}
+    for r in rows:
+        t = r.get("type")
+        if t == "muc_server":
+            notes[r["server"]] = r["notes"]
+        elif t == "muc_skipped" and r["server"] in by:
+            by[r["server"]].setdefault(r["occupants"], {})["skipped"] = r["why"]
+        elif not t and r.get("scenario") == "muc" and r.get("server") in by:
+            d = by[r["server"]].setdefault(r["occupants"], {})
+            if r["phase"] == "fill":
+                d["fill"] = r
+            else:
+                d["max" if r["rate"] == "max" else "rate"] = r
+    return {"by": by, "notes": notes}
+
+
+def muc_status(d):
+    if not d:
+        return "not run"
+    if "skipped" in d:
+        return f"not run: {d['skipped']}"
+    f = d.get("fill")
+    if not f:
+        return "no result"
+    return f["status"]
+
+
+def muc_none(muc, s):
+    """The server has no MUC service (or no room results at all)."""
+    st = [muc_status(d) for d in muc["by"][s].values()]
+    return not st or any("no MUC service" in x for x in st)
+
+
+def muc_main_n(muc, srv):
+    """The room size for the summary: 1000 if every server with a MUC service
+    has fan-out results there, else the largest size they all have."""
+    have = None
+    for s in srv:
+        if muc_none(muc, s):
+            continue
+        ns = {n for n, d in muc["by"][s].items() if d.get("max")}
+        have = ns if have is None else have & ns
+    if not have:
+        return None
+    return 1000 if 1000 in have else max(have)
+
+
+def muc_headline(muc, srv):
+    n = muc_main_n(muc, srv)
+    if not n:
+        return []
+    row = lambda s, k: muc["by"][s].get(n, {}).get(k)
+    def cell(s, k, key, d):
+        r = row(s, k)
+        if r:
+            return fmt(r.get(key), d)
+        return "no MUC service" if muc_none(muc, s) else "–"
+    r0 = next((row(s, "rate") for s in srv if row(s, "rate")), None)
+    out = [[f"room fan-out, {n} occupants: time to fill the room, s",
+            *[cell(s, "fill", "fill_s", 1) for s in srv]],
+           [f"… flat out: copies delivered/s", *[cell(s, "max", "copies_per_s", 0) for s in srv]],
+           ["… server CPU µs per delivered copy", *[cell(s, "max", "server_us_per_copy", 2) for s in srv]]]
+    if r0:
+        out.append([f"… at {r0['rate']} msg/s: fan-out (send to last copy) p50 / p99 ms",
+                    *[f"{row(s, 'rate')['fanout_p50_ms']:.1f} / {row(s, 'rate')['fanout_p99_ms']:.1f}"
+                      if row(s, "rate") else cell(s, "rate", "x", 0) for s in srv]])
+    out.append(["lost / duplicated copies (all room runs)",
+                *["–" if muc_none(muc, s) else
+                  f"{sum(d[k]['lost'] for d in muc['by'][s].values() for k in ('rate', 'max') if k in d)} / "
+                  f"{sum(d[k]['dup'] for d in muc['by'][s].values() for k in ('rate', 'max') if k in d)}"
+                  for s in srv]])
+    return out
+
+
+def others(r):
+    """CPU that other processes took on the server's core, marked when high."""
+    v = r.get("core_others_pct")
+    if v in (None, ""):
+        return "–"
+    return f"{v:.0f}" + (" †" if v > 25 else "")
+
+
+def muc_section(md, srv, muc, fill_timeout):
+    by = muc["by"]
+    fixed = [d["rate"] for s in srv for d in by[s].values() if "rate" in d]
+    copies = f"about {fmt(float(fixed[0]['rate']) * fixed[0]['occupants'])} copies/s, " if fixed else ""
+    md.append("## Room fan-out (XEP-0045 multi-user chat)\n")
+    md.append("`vestnik-bench muc` (see `bench/muc/README.md`): N occupants sign in and join one "
+              "room on `conference.localhost` (the first creates it and submits the instant-room "
+              "form), 10 joins at a time, history suppressed. Every join makes the server send a "
+              "presence to every occupant, N² presences in all, so filling is measured on its own "
+              f"and given up after {fill_timeout or '?'} s (or earlier when the pace so far shows it "
+              "cannot finish in that time); larger rooms are then not tried. On the filled room, "
+              "4 senders post groupchat messages (64-byte bodies), first at a fixed rate into the "
+              f"room ({copies}a load the servers here should keep up with), then flat out with a bounded number of messages not yet "
+              "at every occupant (the window). **Fan-out** is the time from sending a message until "
+              "the last occupant has it; **copy** is the delivery time of each single copy. Every "
+              "occupant, the sender included, must receive every message exactly once. Each room "
+              "size runs on a freshly started server.\n")
+    md.append("### Filling the room\n")
+    lines = []
+    for s in srv:
+        for n in sorted(by[s]):
+            d = by[s][n]
+            f = d.get("fill")
+            if not f:
+                lines.append([s, n, muc_status(d)] + ["–"] * 8)
+                continue
+            ok = f["status"] == "ok"
+            lines.append([s, n, f["status"], fmt(f.get("fill_s"), 1) if ok else "–",
+                          fmt(f.get("joins_per_s")) if ok else "–",
+                          f"{f['join_p50_ms']:.0f} / {f['join_p99_ms']:.0f}" if f.get("joined", 0) > 1 else "–",
+                          fmt(f.get("presences_per_s")) if ok else "–",
+                          fmt(f.get("server_us_per_presence"), 1) if ok else "–",
+                          fmt(f.get("room_kib_per_occupant"), 1) if ok and n >= 100 else "–",
+                          others(f), fmt(f.get("gen_cpu_pct"))])
+    md.append(table(["server", "occupants", "status", "fill s", "joins/s", "join p50 / p99 ms",
+                     "presences/s", "server µs/presence", "room KiB/occupant",
+                     "others on the server's core %", "generator CPU %"], lines) + "\n")
+    md.append("### Messages\n")
+    lines = []
+    for s in srv:
+        for n in sorted(by[s]):
+            d = by[s][n]
+            rs = [d[k] for k in ("rate", "max") if k in d]
+            if not rs:
+                lines.append([s, n, muc_status(d)] + ["–"] * 10)
+                continue
+            for r in rs:
+                lines.append([s, n, r["rate"], fmt(r["msgs_per_s"], 1), fmt(r["copies_per_s"]),
+                              f"{r['fanout_p50_ms']:.1f} / {r['fanout_p99_ms']:.1f} / {r['fanout_max_ms']:.1f}",
+                              f"{r['copy_p50_ms']:.1f} / {r['copy_p99_ms']:.1f}",
+                              f"{r['lost']} / {r['dup']}", fmt(r.get("server_cpu_pct")),
+                              fmt(r.get("server_us_per_copy"), 2), others(r),
+                              fmt(r.get("gen_cpu_pct"))])
+    md.append(table(["server", "occupants", "msg/s into the room", "msgs/s sent", "copies/s",
+                     "fan-out p50 / p99 / max ms", "copy p50 / p99 ms", "lost / dup",
+                     "server CPU %", "server µs/copy", "others on the server's core %",
+                     "generator CPU %"], lines) + "\n")
+    md.append("In the flat-out rows latency is mostly queueing (the window is kept full); compare "
+              "latency in the fixed-rate rows and throughput and CPU per copy in the flat-out rows. "
+              "\"Others on the server's core\" is the CPU time other processes of the machine took "
+              "on the core the server is pinned to (from `/proc/stat`, minus the server's own), as % "
+              "of the time: where it is high (†: over 25 %), the server had less than a core and its "
+              "throughput, latency and fill time suffer (its CPU per copy much less). Room memory per "
+              "occupant is shown from 100 occupants up (smaller rooms are within the noise).\n")
+    if "vestnikd" not in srv or len(srv) < 2:
+        return
+    v = by["vestnikd"]
+    if not any(d.get("max") for d in v.values()):
+        md.append(f"Ratios against vestnikd: none — vestnikd: {muc_status(v.get(min(v)) if v else None)}.\n")
+        return
+    rl = []
+    for o in srv:
+        if o == "vestnikd":
+            continue
+        for n in sorted(set(v) | set(by[o])):
+            a, b = v.get(n, {}), by[o].get(n, {})
+            fa, fb = a.get("fill"), b.get("fill")
+            ma, mb = a.get("max"), b.get("max")
+            ra, rb = a.get("rate"), b.get("rate")
+            if not (ma or mb or (fa and fb)):
+                continue
+            filled = lambda f: f and f["status"] == "ok"
+            fill_r = ratio(fb["fill_s"], fa["fill_s"]) if filled(fa) and filled(fb) else (
+                f"{o} did not fill" if filled(fa) else "–")
+            rl.append([o, n, fill_r,
+                       ratio(ma and ma["copies_per_s"], mb and mb["copies_per_s"]),
+                       ratio(mb and mb.get("server_us_per_copy"), ma and ma.get("server_us_per_copy")),
+                       ratio(rb and rb["fanout_p99_ms"], ra and ra["fanout_p99_ms"])])
+    md.append("Ratios against vestnikd, measured in this same run (higher = vestnikd better):\n")
+    md.append(table(["vestnikd vs", "occupants", "faster fill", "copies/s flat out",
+                     "less CPU per copy", "lower fan-out p99 at the fixed rate"], rl) + "\n")
 
 
 def chart(png, srv, flat, idle):

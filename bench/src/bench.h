@@ -44,6 +44,15 @@ struct opts {
     unsigned batch, window, body_size;
     int repeat;
     unsigned token; /* marks this run's messages */
+    /* muc */
+    const char *muc_service; /* NULL: conference.<domain> */
+    const char *room;        /* NULL: bench-<token> */
+    unsigned senders;
+    double rates[MAX_STEPS]; /* one messaging phase per rate (room total, 0 = flat out) */
+    int nrates;
+    unsigned join_concurrency;
+    double fill_timeout_s;
+    int window_set; /* --window given (muc: otherwise chosen from the room size) */
 };
 
 /* Parent -> worker commands and worker -> parent events. */
@@ -54,8 +63,13 @@ enum {
     CMD_WINDOW,      /* a: measured window start, b: window end (ns) */
     CMD_STOP,        /* end of a chat run: reply EV_DONE */
     CMD_QUIT,
+    CMD_MUC_CREATE, /* the first occupant finds the service and creates the room */
+    CMD_MUC_JOIN,   /* a: joins in flight, all workers together */
+    CMD_MUC_SEND,   /* a: start (ns), b: measured window start, c: window end */
     EV_READY = 100, /* a: online, b: failed */
     EV_DONE,        /* results are in the shared area */
+    EV_CREATED,     /* a: 0 room ready, < 0 MUC_* failure (detail in first_error) */
+    EV_JOINED,      /* a: joined, b: refused */
 };
 
 struct ctl {
@@ -97,6 +111,8 @@ struct scenario {
     /* accounts spread over workers round-robin (1) instead of in blocks (0),
      * so that holding n sessions uses accounts 0 .. n-1 */
     int interleave;
+    /* presences recognised without the XML parser once online (xmpp.h) */
+    int fast_presence;
     /* parent: orchestrate the run and report; returns the exit status */
     int (*run)(struct bench *b);
     /* worker side */
@@ -105,11 +121,14 @@ struct scenario {
     void (*w_online)(struct worker *w, struct xsess *s);
     void (*w_message)(struct worker *w, struct xsess *s, const char *body, size_t n, int is_error);
     void (*w_closed)(struct worker *w, struct xsess *s, const char *err);
+    /* presences and IQ results/errors received online (may be NULL) */
+    void (*w_presence)(struct worker *w, struct xsess *s, unsigned flags);
+    void (*w_iq)(struct worker *w, struct xsess *s, unsigned flags);
     /* called on every loop turn; returns the longest wait in ms (-1: none) */
     int (*w_tick)(struct worker *w, int64_t now);
 };
 
-extern const struct scenario scenario_login, scenario_idle, scenario_chat;
+extern const struct scenario scenario_login, scenario_idle, scenario_chat, scenario_muc;
 
 /* ---- worker side ---------------------------------------------------------- */
 
@@ -164,6 +183,8 @@ void bench_send(struct bench *b, int i, int cmd, int64_t a, int64_t bb, int64_t 
 /* Wait until every worker reported ev; replies[i] gets each. Returns 0, or -1
  * on timeout / a dead worker. */
 int bench_wait_all(struct bench *b, int ev, double timeout_s, struct ctl *replies);
+/* The same for worker i alone. */
+int bench_wait_one(struct bench *b, int i, int ev, double timeout_s, struct ctl *reply);
 void bench_stop(struct bench *b);
 /* CPU seconds used by the generator (parent + workers). */
 double bench_gen_cpu(struct bench *b);

@@ -11,7 +11,7 @@
 static void usage(FILE *f)
 {
     fputs(
-        "usage: vestnik-bench login|idle|chat [options]\n"
+        "usage: vestnik-bench login|idle|chat|muc [options]\n"
         "\n"
         "Connection (the same for every server):\n"
         "  -H, --host ADDR        server IPv4 address (127.0.0.1)\n"
@@ -52,7 +52,23 @@ static void usage(FILE *f)
         "      --size N           body bytes per message (64)\n"
         "      --drain S          after the window, wait for messages in flight until none\n"
         "                         arrived for S seconds (10); the rest count as lost\n"
-        "      --repeat N         measured runs on the same sessions; a median row follows (1)\n",
+        "      --repeat N         measured runs on the same sessions; a median row follows (1)\n"
+        "muc:    N occupants in one XEP-0045 room; fill time, then fan-out of groupchat messages\n"
+        "  -n N                   occupants (100)\n"
+        "      --muc-service JID  the MUC service (conference.DOMAIN)\n"
+        "      --room NAME        room local part (bench-TOKEN: a new room every run)\n"
+        "      --join-concurrency N  joins in flight, all workers together (10)\n"
+        "      --fill-timeout S   give up filling the room after S seconds (600); exit status 3\n"
+        "      --settle S         after the last join, wait for the N^2 presences until none\n"
+        "                         arrived for S seconds (3)\n"
+        "      --senders N        occupants that post (4)\n"
+        "      --rate R           messages/s into the room, all senders together; 0 = flat out\n"
+        "      --rates R,R,..     one messaging phase per rate on the same room\n"
+        "      --window N         most messages sent but not yet received by every occupant\n"
+        "                         (automatic: 10000 / N, within 2..200)\n"
+        "      --warmup S, --duration S, --size N, --drain S   as for chat, per phase\n"
+        "  exit status 3: the room did not fill in time; 4: no MUC service (disco#info to it\n"
+        "  failed, went unanswered or shows no conference identity)\n",
         f);
 }
 
@@ -72,6 +88,23 @@ static int parse_steps(struct opts *o, const char *s)
             return -1;
     }
     return o->nsteps ? 0 : -1;
+}
+
+static int parse_rates(struct opts *o, const char *s)
+{
+    o->nrates = 0;
+    while (*s) {
+        char *end;
+        double v = strtod(s, &end);
+        if (end == s || v < 0 || v > 1e7 || o->nrates == MAX_STEPS) return -1;
+        o->rates[o->nrates++] = v;
+        s = end;
+        if (*s == ',')
+            s++;
+        else if (*s)
+            return -1;
+    }
+    return o->nrates ? 0 : -1;
 }
 
 static double num_arg(const char *name, const char *v, double lo, double hi)
@@ -105,6 +138,12 @@ enum {
     O_DRAIN,
     O_REPEAT,
     O_WARMUP_MAX,
+    O_MUC_SERVICE,
+    O_ROOM,
+    O_JOIN_CONC,
+    O_FILL_TIMEOUT,
+    O_SENDERS,
+    O_RATES,
 };
 
 int main(int argc, char **argv)
@@ -138,6 +177,9 @@ int main(int argc, char **argv)
         .window = 200,
         .body_size = 64,
         .repeat = 1,
+        .senders = 4,
+        .join_concurrency = 10,
+        .fill_timeout_s = 600,
     };
     parse_steps(&o, "1000,2000,4000");
     const struct scenario *sc = NULL;
@@ -147,6 +189,8 @@ int main(int argc, char **argv)
         sc = &scenario_idle;
     else if (!strcmp(o.scenario, "chat"))
         sc = &scenario_chat;
+    else if (!strcmp(o.scenario, "muc"))
+        sc = &scenario_muc;
     else {
         usage(stderr);
         return 2;
@@ -182,6 +226,12 @@ int main(int argc, char **argv)
         {"size", 1, 0, O_SIZE},
         {"drain", 1, 0, O_DRAIN},
         {"repeat", 1, 0, O_REPEAT},
+        {"muc-service", 1, 0, O_MUC_SERVICE},
+        {"room", 1, 0, O_ROOM},
+        {"join-concurrency", 1, 0, O_JOIN_CONC},
+        {"fill-timeout", 1, 0, O_FILL_TIMEOUT},
+        {"senders", 1, 0, O_SENDERS},
+        {"rates", 1, 0, O_RATES},
         {"help", 0, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -283,6 +333,7 @@ int main(int argc, char **argv)
             break;
         case O_WINDOW:
             o.window = (unsigned)num_arg("window", optarg, 1, 1e6);
+            o.window_set = 1;
             break;
         case O_SIZE:
             o.body_size = (unsigned)num_arg("size", optarg, 48, 100000);
@@ -292,6 +343,25 @@ int main(int argc, char **argv)
             break;
         case O_REPEAT:
             o.repeat = (int)num_arg("repeat", optarg, 1, 100);
+            break;
+        case O_MUC_SERVICE:
+            o.muc_service = optarg;
+            break;
+        case O_ROOM:
+            o.room = optarg;
+            break;
+        case O_JOIN_CONC:
+            o.join_concurrency = (unsigned)num_arg("join-concurrency", optarg, 1, 1e6);
+            break;
+        case O_FILL_TIMEOUT:
+            o.fill_timeout_s = num_arg("fill-timeout", optarg, 1, 86400);
+            break;
+        case O_SENDERS:
+            o.senders = (unsigned)num_arg("senders", optarg, 1, 1e6);
+            break;
+        case O_RATES:
+            if (parse_rates(&o, optarg) < 0)
+                die("--rates: messages/s, comma separated (at most %d; 0 = flat out)", MAX_STEPS);
             break;
         case 'h':
             usage(stdout);
@@ -304,7 +374,7 @@ int main(int argc, char **argv)
     if (optind < argc) die("unexpected argument: %s", argv[optind]);
     if (!o.port) o.port = o.tls == TLSM_DIRECT ? 5223 : 5222;
     if (o.warmup_max_s < o.warmup_s) o.warmup_max_s = o.warmup_s;
-    if (o.batch > o.window) die("--batch must not exceed --window");
+    if (o.batch > o.window && sc != &scenario_muc) die("--batch must not exceed --window");
 
     if (!o.src_addrs) {
         /* ~28000 ephemeral ports per source address and server port */

@@ -84,3 +84,45 @@ double self_cpu_s(void)
     return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
+
+int proc_pinned_cpu(const struct pidset *ps)
+{
+    if (!ps->n) return -1;
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)ps->pid[0]);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int cpu = -1;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "Cpus_allowed_list:", 18)) {
+            char *end;
+            long v = strtol(line + 18, &end, 10);
+            while (*end == ' ' || *end == '\t')
+                end++;
+            if (end != line + 18 && (*end == '\n' || !*end) && v >= 0) cpu = (int)v;
+            break;
+        }
+    fclose(f);
+    return cpu;
+}
+
+double cpu_busy_s(int n)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f) return -1;
+    char line[512], want[16];
+    int wl = snprintf(want, sizeof want, "cpu%d ", n);
+    double busy = -1;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, want, (size_t)wl)) {
+            /* user nice system idle iowait irq softirq steal */
+            unsigned long long v[8] = {0};
+            if (sscanf(line + wl, "%llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+                       &v[3], &v[4], &v[5], &v[6], &v[7]) >= 7)
+                busy = (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) /
+                       (double)sysconf(_SC_CLK_TCK);
+            break;
+        }
+    fclose(f);
+    return busy;
+}

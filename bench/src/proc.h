@@ -20,5 +20,12 @@ long proc_rss_kib(const struct pidset *ps);
 double proc_cpu_s(const struct pidset *ps);
 /* CPU seconds of this process plus its live children listed in ps. */
 double self_cpu_s(void);
+/* The one CPU the first process of ps may run on (taskset -c N), -1 if it
+ * may run on several or cannot be read. */
+int proc_pinned_cpu(const struct pidset *ps);
+/* Busy seconds of CPU n since boot, all processes (from /proc/stat); -1 on
+ * error. Minus the server's own CPU time over a window, this is what other
+ * processes took from the server's core. */
+double cpu_busy_s(int n);
 
 #endif

@@ -123,6 +123,27 @@ int bench_wait_all(struct bench *b, int ev, double timeout_s, struct ctl *replie
     return 0;
 }
 
+int bench_wait_one(struct bench *b, int i, int ev, double timeout_s, struct ctl *reply)
+{
+    int64_t deadline = now_ns() + (int64_t)(timeout_s * 1e9);
+    for (;;) {
+        int64_t rem = (deadline - now_ns()) / 1000000;
+        if (rem <= 0) return -1;
+        struct pollfd pf = {.fd = b->ctl[i], .events = POLLIN};
+        int n = poll(&pf, 1, (int)(rem > 1000 ? 1000 : rem));
+        if (n < 0 && errno != EINTR) return -1;
+        if (n <= 0) continue;
+        struct ctl m;
+        if (recv(b->ctl[i], &m, sizeof m, 0) != sizeof m) {
+            fprintf(stderr, "vestnik-bench: worker %d died\n", i);
+            return -1;
+        }
+        if (m.cmd != ev) continue;
+        if (reply) *reply = m;
+        return 0;
+    }
+}
+
 void bench_stop(struct bench *b)
 {
     bench_send_all(b, CMD_QUIT, 0, 0, 0);

@@ -97,7 +97,25 @@ static void h_closed(struct xsess *s, const char *err)
     worker_connect_next(w);
 }
 
-static const struct xmpp_handlers handlers = {h_online, h_message, h_closed};
+static void h_presence(struct xsess *s, unsigned flags)
+{
+    struct worker *w = s->env->ud;
+    if (w->sc->w_presence) w->sc->w_presence(w, s, flags);
+}
+
+static void h_iq(struct xsess *s, unsigned flags)
+{
+    struct worker *w = s->env->ud;
+    if (w->sc->w_iq) w->sc->w_iq(w, s, flags);
+}
+
+static const struct xmpp_handlers handlers = {
+    .online = h_online,
+    .message = h_message,
+    .presence = h_presence,
+    .iq = h_iq,
+    .closed = h_closed,
+};
 
 /* Abort sessions stuck signing in or closing. */
 static void sweep(struct worker *w, int64_t now)
@@ -155,6 +173,7 @@ void worker_main(struct worker *w)
     w->env.password = w->o->password;
     w->env.resource = w->o->resource;
     w->env.send_presence = 1;
+    w->env.fast_presence = w->sc->fast_presence;
     w->env.h = &handlers;
     w->env.ud = w;
 

@@ -32,6 +32,11 @@ enum {
     F_PING = 32,
     F_BODY = 64,
     F_IN_BIND_OR_SESS = 128,
+    F_IN_X = 256,   /* inside a presence's <x/> (MUC user data) */
+    F_IN_ERR = 512, /* inside a stanza's <error/> */
+    F_S110 = 1024,
+    F_S201 = 2048,
+    F_CONF = 4096,
 };
 
 enum { P_NONE, P_STARTTLS, P_RESTART, P_FAIL, P_CLOSED };
@@ -116,6 +121,7 @@ int xmpp_start(struct xsess *s, struct xmpp_env *env, const char *local, const s
     s->t_start = now_ns();
     s->t_online = 0;
     sbuf_reset(&s->text);
+    sbuf_reset(&s->carry);
     parser_setup(s);
     copy_local(s, local);
     int r = conn_connect(&s->io, env->epfd, &env->dst, src, s);
@@ -160,6 +166,7 @@ void xmpp_destroy(struct xsess *s)
     if (s->xp) XML_ParserFree(s->xp);
     s->xp = NULL;
     sbuf_free(&s->text);
+    sbuf_free(&s->carry);
 }
 
 /* ---- expat callbacks ----------------------------------------------------- */
@@ -243,6 +250,12 @@ static void on_start(void *ud, const XML_Char *name, const XML_Char **atts)
             copy_attr(s->type, sizeof s->type, attr(atts, "type"));
             copy_attr(s->id, sizeof s->id, attr(atts, "id"));
             copy_attr(s->from, sizeof s->from, attr(atts, "from"));
+            s->cond[0] = 0;
+        } else if (s->kind == K_PRESENCE) {
+            /* presences can be most of the traffic (a room of N sends N of
+             * them per join): only the type is kept */
+            copy_attr(s->type, sizeof s->type, attr(atts, "type"));
+            s->cond[0] = 0;
         }
         return;
     }
@@ -265,7 +278,16 @@ static void on_start(void *ud, const XML_Char *name, const XML_Char **atts)
                 s->flags |= F_SESSION | F_IN_BIND_OR_SESS;
             break;
         case K_IQ:
-            if (!strcmp(ln, "ping")) s->flags |= F_PING;
+            if (!strcmp(ln, "ping"))
+                s->flags |= F_PING;
+            else if (!strcmp(ln, "error"))
+                s->flags |= F_IN_ERR;
+            break;
+        case K_PRESENCE:
+            if (ln[0] == 'x' && !ln[1])
+                s->flags |= F_IN_X;
+            else if (!strcmp(ln, "error"))
+                s->flags |= F_IN_ERR;
             break;
         case K_SASLFAIL:
         case K_STREAMERR:
@@ -279,6 +301,21 @@ static void on_start(void *ud, const XML_Char *name, const XML_Char **atts)
             capture(s);
         else if ((s->flags & F_IN_BIND_OR_SESS) && !strcmp(ln, "optional"))
             s->flags |= F_SESSION_OPT;
+    } else if (s->depth == 4 && (s->kind == K_PRESENCE || s->kind == K_IQ)) {
+        if (s->flags & F_IN_X) {
+            if (!strcmp(ln, "status")) {
+                const char *code = attr(atts, "code");
+                if (code && !strcmp(code, "110"))
+                    s->flags |= F_S110;
+                else if (code && !strcmp(code, "201"))
+                    s->flags |= F_S201;
+            }
+        } else if (s->flags & F_IN_ERR) {
+            if (strcmp(ln, "text") && !s->cond[0]) copy_attr(s->cond, sizeof s->cond, ln);
+        } else if (s->kind == K_IQ && !strcmp(ln, "identity")) {
+            const char *cat = attr(atts, "category");
+            if (cat && !strcmp(cat, "conference")) s->flags |= F_CONF;
+        }
     }
 }
 
@@ -306,6 +343,7 @@ static void on_end(void *ud, const XML_Char *name)
         s->capture = 0;
     } else if (s->depth == 3) {
         if (s->kind == K_FEATURES) s->flags &= (uint16_t) ~(F_IN_MECHS | F_IN_BIND_OR_SESS);
+        s->flags &= (uint16_t) ~(F_IN_X | F_IN_ERR);
         if (s->capture == 3) s->capture = 0;
     } else if (s->depth == 2) {
         s->depth--;
@@ -379,6 +417,19 @@ static void reply_iq(struct xsess *s)
     else
         sbuf_adds(o, "' type='error'><error type='cancel'><service-unavailable "
                      "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>");
+}
+
+static unsigned stanza_flags(const struct xsess *s)
+{
+    unsigned f = 0;
+    if (!strcmp(s->type, "error"))
+        f |= XP_ERROR;
+    else if (!strcmp(s->type, "unavailable"))
+        f |= XP_UNAVAILABLE;
+    if (s->flags & F_S110) f |= XP_SELF;
+    if (s->flags & F_S201) f |= XP_CREATED;
+    if (s->flags & F_CONF) f |= XP_CONFERENCE;
+    return f;
 }
 
 static void dispatch(struct xsess *s)
@@ -474,13 +525,195 @@ static void dispatch(struct xsess *s)
                 s->env->h->message(s, s->text.p + s->text.off, s->text.len - s->text.off,
                                    !strcmp(s->type, "error"));
             }
-        } else if (s->kind == K_IQ && (!strcmp(s->type, "get") || !strcmp(s->type, "set"))) {
-            reply_iq(s);
+        } else if (s->kind == K_IQ) {
+            if (!strcmp(s->type, "get") || !strcmp(s->type, "set"))
+                reply_iq(s);
+            else if (s->state == XS_ONLINE && s->env->h->iq)
+                s->env->h->iq(s, stanza_flags(s));
+        } else if (s->kind == K_PRESENCE) {
+            if (s->state == XS_ONLINE && s->env->h->presence)
+                s->env->h->presence(s, stanza_flags(s));
         }
         return;
     default:
         return;
     }
+}
+
+/* ---- presences without the XML parser -------------------------------------- */
+
+/* A room of N occupants sends N presences per join, N^2 in all, and parsing
+ * each one fully made expat the largest part of the generator's work. Once
+ * online, a top-level <presence> that is complete in the input is therefore
+ * recognised by a byte scan and handed to the scenario with the flags the
+ * parser would have given; it never reaches expat, which then sits between
+ * two top-level elements, so skipping a whole element keeps its input well
+ * formed. Error presences (their condition is wanted) and anything the scan
+ * does not understand go to expat as before. An incomplete presence at the
+ * end of a read waits in s->carry for the next read. */
+
+static const char PTAG[] = "<presence";
+#define PTAG_LEN (sizeof PTAG - 1)
+#define CARRY_MAX (1u << 20)
+
+static int xml_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Length of the presence element at p (which starts with PTAG): 0 when it
+ * is not complete before end, -1 when the scan cannot handle it. *stag gets
+ * the length of its start tag. */
+static long presence_len(const char *p, const char *end, size_t *stag)
+{
+    const char *q = p + PTAG_LEN;
+    if (q >= end) return 0;
+    if (!xml_space(*q) && *q != '>' && *q != '/') return -1; /* <presences...> */
+    char quote = 0;
+    for (; q < end; q++) {
+        if (quote) {
+            if (*q == quote) quote = 0;
+        } else if (*q == '\'' || *q == '"') {
+            quote = *q;
+        } else if (*q == '>') {
+            break;
+        }
+    }
+    if (q >= end) return 0;
+    *stag = (size_t)(q - p) + 1;
+    if (q[-1] == '/') return (long)*stag;
+    static const char ETAG[] = "</presence>";
+    const char *e = memmem(q + 1, (size_t)(end - q - 1), ETAG, sizeof ETAG - 1);
+    if (!e) return 0;
+    return (long)(e + sizeof ETAG - 1 - p);
+}
+
+/* Value of attribute `name` in the tag [p, p + n) (which starts with '<' and
+ * the element name); *vn gets its length. NULL when absent. */
+static const char *tag_attr(const char *p, size_t n, const char *name, size_t *vn)
+{
+    const char *q = p + 1, *end = p + n;
+    size_t nl = strlen(name);
+    while (q < end && !xml_space(*q) && *q != '>' && *q != '/')
+        q++; /* the element name */
+    for (;;) {
+        while (q < end && xml_space(*q))
+            q++;
+        if (q >= end || *q == '>' || *q == '/') return NULL;
+        const char *an = q;
+        while (q < end && *q != '=' && !xml_space(*q))
+            q++;
+        size_t al = (size_t)(q - an);
+        while (q < end && (xml_space(*q) || *q == '='))
+            q++;
+        if (q >= end || (*q != '\'' && *q != '"')) return NULL;
+        char quote = *q++;
+        const char *v = q;
+        while (q < end && *q != quote)
+            q++;
+        if (q >= end) return NULL;
+        if (al == nl && !memcmp(an, name, nl)) {
+            *vn = (size_t)(q - v);
+            return v;
+        }
+        q++;
+    }
+}
+
+/* The presence [p, p + n) with a start tag of stag bytes: hand it to the
+ * scenario and return 1, or return 0 to leave it to expat. */
+static int fast_presence(struct xsess *s, const char *p, size_t n, size_t stag)
+{
+    unsigned f = 0;
+    size_t vn;
+    const char *v = tag_attr(p, stag, "type", &vn);
+    if (v) {
+        if (vn == 5 && !memcmp(v, "error", 5)) return 0;
+        if (vn == 11 && !memcmp(v, "unavailable", 11)) f |= XP_UNAVAILABLE;
+    }
+    /* MUC status codes: <status code='110'/> and '201' */
+    const char *q = p + stag, *end = p + n;
+    while ((q = memmem(q, (size_t)(end - q), "<status", 7))) {
+        const char *gt = memchr(q, '>', (size_t)(end - q));
+        if (!gt) break;
+        const char *c = tag_attr(q, (size_t)(gt - q) + 1, "code", &vn);
+        if (c && vn == 3 && !memcmp(c, "110", 3)) f |= XP_SELF;
+        if (c && vn == 3 && !memcmp(c, "201", 3)) f |= XP_CREATED;
+        q = gt;
+    }
+    if (s->env->h->presence) s->env->h->presence(s, f);
+    return 1;
+}
+
+/* Give [p, p + n) to expat; 0, or -1 when something is pending (a failure). */
+static int feed(struct xsess *s, const char *p, size_t n)
+{
+    if (!n) return s->pending == P_NONE ? 0 : -1;
+    s->in_parse = 1;
+    enum XML_Status st = XML_Parse(s->xp, p, (int)n, 0);
+    s->in_parse = 0;
+    if (st == XML_STATUS_ERROR && s->pending == P_NONE)
+        failf(s, "XML: ", XML_ErrorString(XML_GetErrorCode(s->xp)));
+    return s->pending == P_NONE ? 0 : -1;
+}
+
+/* Incoming data: through the presence scan once online, else to expat. */
+static void parse_input(struct xsess *s, const char *data, size_t n)
+{
+    const char *p = data, *end = data + n;
+    int carried = sbuf_pending(&s->carry) != 0;
+    if (carried) {
+        sbuf_add(&s->carry, data, n);
+        p = s->carry.p + s->carry.off;
+        end = s->carry.p + s->carry.len;
+    }
+    const char *start = p;
+    if (!s->env->fast_presence || s->state != XS_ONLINE) {
+        feed(s, p, (size_t)(end - p));
+        p = end;
+    }
+    while (p < end && s->state == XS_ONLINE && s->pending == P_NONE) {
+        size_t avail = (size_t)(end - p);
+        if (s->depth == 1 && *p == '<') {
+            if (avail < PTAG_LEN && !memcmp(p, PTAG, avail)) break; /* keep it back */
+            if (avail >= PTAG_LEN && !memcmp(p, PTAG, PTAG_LEN)) {
+                size_t stag = 0;
+                long len = presence_len(p, end, &stag);
+                if (len == 0 && avail < CARRY_MAX) break; /* keep it back */
+                if (len > 0 && fast_presence(s, p, (size_t)len, stag)) {
+                    p += len;
+                    continue;
+                }
+                if (len > 0) { /* for expat */
+                    feed(s, p, (size_t)len);
+                    p += len;
+                    continue;
+                }
+            }
+        }
+        /* up to the next "<presence", which may be a top-level one */
+        const char *q = memmem(p + 1, avail - 1, PTAG, PTAG_LEN);
+        if (!q) {
+            q = end;
+            size_t k = avail - 1 < PTAG_LEN - 1 ? avail - 1 : PTAG_LEN - 1;
+            for (; k > 0; k--)
+                if (!memcmp(end - k, PTAG, k)) {
+                    q = end - k; /* a "<presence" cut by the end of the read */
+                    break;
+                }
+        }
+        feed(s, p, (size_t)(q - p));
+        p = q;
+    }
+    if (s->state != XS_ONLINE && s->state != XS_CLOSING) p = end; /* failed or restarted */
+    if (p < end && s->state == XS_CLOSING) {
+        feed(s, p, (size_t)(end - p)); /* the end of the stream goes to expat */
+        p = end;
+    }
+    if (carried)
+        sbuf_consume(&s->carry, (size_t)(p - start));
+    else if (p < end)
+        sbuf_add(&s->carry, p, (size_t)(end - p));
 }
 
 /* ---- I/O ------------------------------------------------------------------ */
@@ -544,11 +777,7 @@ void xmpp_on_event(struct xsess *s, uint32_t events)
         }
         long n = conn_read(&s->io, rbuf, sizeof rbuf);
         if (n > 0) {
-            s->in_parse = 1;
-            enum XML_Status st = XML_Parse(s->xp, rbuf, (int)n, 0);
-            s->in_parse = 0;
-            if (st == XML_STATUS_ERROR && s->pending == P_NONE)
-                failf(s, "XML: ", XML_ErrorString(XML_GetErrorCode(s->xp)));
+            parse_input(s, rbuf, (size_t)n);
             after_parse(s);
             continue;
         }

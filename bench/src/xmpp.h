@@ -12,6 +12,16 @@
 
 enum tls_mode { TLSM_STARTTLS, TLSM_DIRECT, TLSM_NONE };
 
+/* What was seen in a presence or IQ (only what the scenarios act on; the
+ * rest of each stanza is skipped without being copied). */
+enum {
+    XP_ERROR = 1,       /* type='error' */
+    XP_UNAVAILABLE = 2, /* type='unavailable' */
+    XP_SELF = 4,        /* MUC <status code='110'/>: presence of this occupant */
+    XP_CREATED = 8,     /* MUC <status code='201'/>: the room was just created */
+    XP_CONFERENCE = 16, /* disco#info <identity category='conference'/> */
+};
+
 struct xsess;
 
 struct xmpp_handlers {
@@ -19,6 +29,12 @@ struct xmpp_handlers {
     void (*online)(struct xsess *s);
     /* A <message/> with its <body/> text; is_error for type='error'. */
     void (*message)(struct xsess *s, const char *body, size_t n, int is_error);
+    /* A <presence/> once online (may be NULL); flags XP_*. For type='error'
+     * s->cond holds the defined condition. */
+    void (*presence)(struct xsess *s, unsigned flags);
+    /* An <iq type='result'/> or type='error' once online (may be NULL); its
+     * id is in s->id, flags XP_*, s->cond holds an error's condition. */
+    void (*iq)(struct xsess *s, unsigned flags);
     /* Connection gone: error is NULL after a clean close we asked for. The
      * session may be restarted with xmpp_start() from inside the callback. */
     void (*closed)(struct xsess *s, const char *error);
@@ -35,6 +51,9 @@ struct xmpp_env {
     const char *password;
     const char *resource;
     int send_presence;
+    /* Once online, recognise complete top-level presences with a byte scan
+     * instead of the XML parser (the muc scenario receives N^2 of them). */
+    int fast_presence;
     const struct xmpp_handlers *h;
     void *ud;
     /* Filled in by the first session that comes online. */
@@ -60,13 +79,14 @@ struct xsess {
     struct xmpp_env *env;
     XML_Parser xp;
     struct sasl_client *sasl;
-    struct sbuf text; /* character data of the element being captured */
-    void *ud;         /* scenario data */
-    int64_t t_start;  /* connect() issued */
-    int64_t t_online; /* bind (and session) result received */
-    int64_t t_close;  /* </stream:stream> sent */
-    uint32_t idx;     /* index inside the worker */
-    uint32_t user;    /* global account number */
+    struct sbuf text;  /* character data of the element being captured */
+    struct sbuf carry; /* input kept back: an incomplete presence (fast_presence) */
+    void *ud;          /* scenario data */
+    int64_t t_start;   /* connect() issued */
+    int64_t t_online;  /* bind (and session) result received */
+    int64_t t_close;   /* </stream:stream> sent */
+    uint32_t idx;      /* index inside the worker */
+    uint32_t user;     /* global account number */
     uint8_t state;
     uint8_t depth;
     uint8_t capture; /* depth whose text is being captured, 0 = none */
@@ -82,7 +102,7 @@ struct xsess {
     char type[12];
     char from[80];
     const char *why; /* failure reason (static string) */
-    char cond[40];   /* condition element of a stream error or SASL failure */
+    char cond[40];   /* condition element of a stream error, SASL failure or stanza error */
     char whybuf[96];
 };
 
