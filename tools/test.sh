@@ -105,8 +105,8 @@ for t in muc pubsub caps profile; do
 done
 
 if [ -x bench/smoke.sh ]; then
-  stage "bench smoke (vestnik-bench against vestnikd: zero loss)"
-  one "bench-smoke" bench/smoke.sh build/vestnikd build/vestnikctl
+  stage "bench smoke (vestnik-bench against vestnikd, room fan-out included: zero loss)"
+  one "bench-smoke" bench/smoke.sh --muc build/vestnikd build/vestnikctl
 fi
 
 echo
