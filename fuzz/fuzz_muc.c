@@ -95,7 +95,8 @@ static void config_equal(const muc_config_t *x, const muc_config_t *y, const cha
         x->password_protected != y->password_protected || x->max_users != y->max_users ||
         x->whois_anyone != y->whois_anyone || x->change_subject != y->change_subject ||
         x->allow_invites != y->allow_invites || x->allow_pm != y->allow_pm ||
-        x->logging != y->logging || x->history_length != y->history_length) {
+        x->logging != y->logging || x->history_length != y->history_length ||
+        x->pres_broadcast != y->pres_broadcast) {
         fprintf(stderr, "stored configuration does not read back:\n%s\n", text);
         abort();
     }
@@ -105,6 +106,7 @@ static void config_limits(const muc_config_t *c)
 {
     if (c->max_users < 1 || c->max_users > srv.cfg.muc_max_occupants) abort();
     if (c->history_length < 0 || c->history_length > srv.cfg.muc_max_history) abort();
+    if (c->pres_broadcast & ~MUC_PB_ALL) abort();
 }
 
 /* encode -> decode must give c back. */

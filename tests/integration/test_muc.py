@@ -681,3 +681,168 @@ async def test_limits(ctx):
     # the service itself
     r = await c.iq("get", "<query xmlns='jabber:iq:version'/>", to=SVC)
     check(error_of(r) == "service-unavailable", "unknown IQ to the service", r)
+
+
+async def until(c, pred, what="a matching stanza"):
+    """Reads up to the first element matching pred; returns (it, what came before)."""
+    before = []
+    while True:
+        el = await c.element(what=what)
+        if pred(el):
+            return el, before
+        before.append(el)
+
+
+def presences_from(els, room, nicks):
+    jids = {"%s@%s/%s" % (room, SVC, n) for n in nicks}
+    return [e for e in els if e.tag == q("presence") and e.get("from") in jids]
+
+
+async def pb_form(c, room):
+    r = await c.iq("get", "<query xmlns='%s'/>" % NS_MUC_OWNER, to="%s@%s" % (room, SVC))
+    check(r.get("type") == "result", "config form", r)
+    for f in r.iter(q("field", NS_DATA)):
+        if f.get("var") == "muc#roomconfig_presencebroadcast":
+            check(f.get("type") == "list-multi", "list-multi", r)
+            opts = {o.findtext(q("value", NS_DATA)) for o in f.findall(q("option", NS_DATA))}
+            check(opts == {"moderator", "participant", "visitor"}, "options %s" % opts, r)
+            return sorted(v.text or "" for v in f.findall(q("value", NS_DATA)))
+    raise AssertionError("no presencebroadcast field in %s" % r)
+
+
+async def configure_pb(c, room, roles):
+    values = "".join("<value>%s</value>" % xesc(v) for v in roles)
+    return await c.iq("set", "<query xmlns='%s'><x xmlns='%s' type='submit'>"
+                      "<field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig"
+                      "</value></field><field var='muc#roomconfig_presencebroadcast'>%s</field>"
+                      "</x></query>" % (NS_MUC_OWNER, NS_DATA, values), to="%s@%s" % (room, SVC))
+
+
+async def test_presence_broadcast(ctx):
+    """muc#roomconfig_presencebroadcast (XEP-0045 §15.5.3): in a room that
+    broadcasts moderators only, participants get the moderator's presence
+    and their own (110), never each other's, nor does anyone get theirs;
+    messages reach everyone; role changes across the line show or hide
+    the occupant, and so does a new configuration; the form round-trips
+    the field (a restart keeps it); values other than the roles are
+    refused; the room info counts everyone."""
+    room = "chan"
+    o = await new_room(ctx, room, persistentroom=1)
+    check(await pb_form(o, room) == ["moderator", "participant", "visitor"], "default: all")
+    r = await configure(o, room, presencebroadcast="moderator")
+    check(r.get("type") == "result", "configure moderator only", r)
+    check(await pb_form(o, room) == ["moderator"], "form shows moderator only")
+    for bad in (["owner"], ["moderator", "none"], ["Participant"]):
+        r = await configure_pb(o, room, bad)
+        check(error_of(r) == "bad-request", "invalid value %s refused" % bad, r)
+    check(await pb_form(o, room) == ["moderator"], "a refused form changed nothing")
+
+    a = await session(ctx, "amy")
+    b = await session(ctx, "ben")
+    boss = "%s@%s/boss" % (room, SVC)
+
+    async def joined(c, nick):
+        jid = "%s@%s/%s" % (room, SVC, nick)
+        c.send("<presence to=%s><x xmlns='%s'><history maxstanzas='0'/></x></presence>"
+               % (xattr(jid), NS_MUC))
+        el, before = await until(c, lambda e: e.tag == q("presence") and e.get("from") == jid
+                                 and (110 in codes(e) or e.get("type") == "error"), "self")
+        check(el.get("type") != "error" and item(el).get("role") == "participant",
+              "%s joins as participant" % nick, el)
+        return before
+
+    async def sync(tag):
+        """The owner speaks; returns what o, a, b each got before it."""
+        groupchat(o, room, tag)
+        got = []
+        for c in (o, a, b):
+            _, before = await until(c, is_gc(room, "boss", tag), "sync " + tag)
+            got.append(before)
+        return got
+
+    before = await joined(a, "amy")
+    check([e.get("from") for e in before if e.tag == q("presence")] == [boss],
+          "amy gets the moderator's presence only", before)
+    before = await joined(b, "ben")
+    check([e.get("from") for e in before if e.tag == q("presence")] == [boss],
+          "ben gets the moderator's presence, not amy's", before)
+    got = await sync("s1")
+    for who, els in zip("oab", got):
+        check(not presences_from(els, room, ["amy", "ben"]), "%s: no participant joins" % who, els)
+
+    # messages reach everyone, and a presence change stays with its sender
+    groupchat(a, room, "from amy")
+    for c in (o, a, b):
+        await c.wait_for(is_gc(room, "amy", "from amy"))
+    a.send("<presence to='%s@%s/amy'><show>away</show></presence>" % (room, SVC))
+    el = await a.wait_for(is_presence(frm="%s@%s/amy" % (room, SVC)))
+    check(110 in codes(el) and el.findtext(q("show")) == "away", "self copy of a change", el)
+    got = await sync("s2")
+    check(not presences_from(got[0] + got[2], room, ["amy"]), "amy's change not broadcast", got)
+
+    # a role change across the line: amy appears as moderator, then leaves
+    # the others' view as unavailable when she is a participant again
+    r = await admin(o, room, "<item nick='amy' role='moderator'/>")
+    check(r.get("type") == "result", "grant moderator", r)
+    for c in (o, b):
+        el = await c.wait_for(is_presence(frm="%s@%s/amy" % (room, SVC), type_="*"))
+        check(el.get("type") is None and item(el).get("role") == "moderator" and
+              el.findtext(q("show")) == "away", "amy shown as moderator", el)
+    el = await a.wait_for(is_presence(frm="%s@%s/amy" % (room, SVC)))
+    check(110 in codes(el) and item(el).get("role") == "moderator", "amy told", el)
+    r = await admin(o, room, "<item nick='amy' role='participant'/>")
+    check(r.get("type") == "result", "revoke moderator", r)
+    for c in (o, b):
+        el = await c.wait_for(is_presence(frm="%s@%s/amy" % (room, SVC), type_="*"))
+        check(el.get("type") == "unavailable", "amy hidden again", el)
+    el = await a.wait_for(is_presence(frm="%s@%s/amy" % (room, SVC), type_="*"))
+    check(el.get("type") is None and 110 in codes(el) and item(el).get("role") == "participant",
+          "amy told of her role", el)
+    got = await sync("s3")
+    check(not presences_from(got[0] + got[2], room, ["amy", "ben"]), "nothing more", got)
+
+    # everyone is counted in the room info
+    r = await o.iq("get", "<query xmlns='%s'/>" % NS_DISCO_INFO, to="%s@%s" % (room, SVC))
+    fields = {f.get("var"): f.findtext(q("value", NS_DATA)) for f in r.iter(q("field", NS_DATA))}
+    check(fields.get("muc#roominfo_occupants") == "3", "occupants counted %s" % fields, r)
+
+    # leaving: only the leaver hears of it
+    a.send("<presence to='%s@%s/amy' type='unavailable'/>" % (room, SVC))
+    el = await a.wait_for(is_presence(frm="%s@%s/amy" % (room, SVC), type_="unavailable"))
+    check(110 in codes(el), "self unavailable", el)
+    groupchat(o, room, "s4")
+    for c in (o, b):
+        _, before = await until(c, is_gc(room, "boss", "s4"), "sync s4")
+        check(not presences_from(before, room, ["amy"]), "amy's leave not broadcast", before)
+
+    # broadcasting participants again: ben enters the others' view
+    r = await configure_pb(o, room, ["participant", "moderator"])
+    check(r.get("type") == "result", "configure participants too", r)
+    el = await o.wait_for(is_presence(frm="%s@%s/ben" % (room, SVC), type_="*"))
+    check(el.get("type") is None and item(el).get("role") == "participant", "ben shown", el)
+    check(await pb_form(o, room) == ["moderator", "participant"], "form after change")
+    c = await session(ctx, "cat")
+    jid = "%s@%s/cat" % (room, SVC)
+    c.send("<presence to=%s><x xmlns='%s'/></presence>" % (xattr(jid), NS_MUC))
+    _, before = await until(c, lambda e: e.tag == q("presence") and 110 in codes(e), "cat joins")
+    seen = sorted(e.get("from") for e in before if e.tag == q("presence"))
+    check(seen == sorted([boss, "%s@%s/ben" % (room, SVC)]), "cat sees boss and ben %s" % seen)
+    await b.wait_for(is_presence(frm=jid))
+
+    # no participants again, nobody at all: an empty list is allowed
+    r = await configure_pb(o, room, [])
+    check(r.get("type") == "result", "configure nobody", r)
+    for who in ("ben", "cat"):
+        el = await o.wait_for(is_presence(frm="%s@%s/%s" % (room, SVC, who), type_="*"))
+        check(el.get("type") == "unavailable", "%s hidden" % who, el)
+    el = await b.wait_for(is_presence(frm=boss, type_="*"))
+    check(el.get("type") == "unavailable", "the owner hidden too", el)
+    check(await pb_form(o, room) == [], "form: empty list")
+    r = await configure_pb(o, room, ["moderator"])
+    check(r.get("type") == "result", "configure moderator only again", r)
+
+    # the stored configuration keeps the field
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, ctx.server.restart)
+    o = await session(ctx, "owner")
+    check(await pb_form(o, room) == ["moderator"], "kept across a restart")

@@ -88,6 +88,22 @@ static void send_form(muc_room_t *r, vn_stanza_t *st)
     field(a, x, "mam", "boolean", "Archive messages (XEP-0313)", b(c->logging));
     field(a, x, "muc#roomconfig_historylength", "text-single", "History on join (messages)",
           vn_arena_printf(a, "%d", c->history_length));
+    f = field(a, x, "muc#roomconfig_presencebroadcast", "list-multi",
+              "Roles for which presence is broadcast", NULL);
+    static const struct {
+        muc_role_t role;
+        const char *label;
+    } pb[] = {{ROLE_MODERATOR, "Moderator"},
+              {ROLE_PARTICIPANT, "Participant"},
+              {ROLE_VISITOR, "Visitor"}};
+    for (size_t i = 0; i < sizeof(pb) / sizeof(pb[0]); i++) {
+        if (!((c->pres_broadcast >> pb[i].role) & 1)) continue;
+        const char *name = muc_role_name(pb[i].role);
+        vn_xnode_t *v = vn_xnode_add(a, f, NS_DATA, "value");
+        vn_xnode_add_text(a, v, name, strlen(name));
+    }
+    for (size_t i = 0; i < sizeof(pb) / sizeof(pb[0]); i++)
+        option(a, f, pb[i].label, muc_role_name(pb[i].role));
     vn_route(r->svc->srv, res);
 }
 
@@ -160,6 +176,19 @@ const char *muc_form_apply(muc_room_t *r, vn_arena_t *a, const vn_xnode_t *x, mu
                 c->whois_anyone = 0;
             else
                 return "whois is moderators or anyone";
+        } else if (!strcmp(var, "muc#roomconfig_presencebroadcast")) {
+            /* list-multi: every <value/> is a role; none at all is allowed
+             * (nobody's presence is broadcast). */
+            int mask = 0;
+            for (const vn_xnode_t *e = f->children; e; e = e->next) {
+                if (!e->name || !e->ns || strcmp(e->ns, NS_DATA) || strcmp(e->name, "value"))
+                    continue;
+                muc_role_t role;
+                if (muc_role_parse(vn_xnode_text(a, e), &role) < 0 || role == ROLE_NONE)
+                    return "presencebroadcast values are moderator, participant or visitor";
+                mask |= 1 << role;
+            }
+            c->pres_broadcast = mask;
         } else if (!strcmp(var, "muc#roomconfig_allowpm")) {
             if (!strcmp(v, "anyone") || !strcmp(v, "participants"))
                 c->allow_pm = 1;
@@ -236,6 +265,14 @@ static void submit(muc_room_t *r, vn_stanza_t *st, const vn_xnode_t *x)
     }
     muc_room_save(r);
     vn_route(r->svc->srv, vn_stanza_iq_result(st));
+    /* Occupants whose role stopped (or started) being broadcast leave (or
+     * enter) the others' view. */
+    if (old.pres_broadcast != c.pres_broadcast) {
+        for (size_t i = 0; i < r->nslots; i++) {
+            muc_occ_t *o = r->occ[i];
+            if (o && muc_occ_is_main(o)) muc_occ_sync_shown(o);
+        }
+    }
     /* §10.2.1: tell the occupants what changed about privacy. */
     int codes[4], n = 0;
     if (!was_locked) {

@@ -58,7 +58,12 @@ typedef struct muc_config {
     int allow_pm; /* 0 nobody, 1 anyone, 2 moderators */
     int logging;  /* room archive (XEP-0313) when persistent */
     int history_length;
+    /* muc#roomconfig_presencebroadcast: bit (1 << role) set when the
+     * presence of occupants with that role goes to the others. */
+    int pres_broadcast;
 } muc_config_t;
+
+#define MUC_PB_ALL ((1 << ROLE_VISITOR) | (1 << ROLE_PARTICIPANT) | (1 << ROLE_MODERATOR))
 
 typedef struct muc_room muc_room_t;
 typedef struct muc_service muc_service_t;
@@ -84,6 +89,9 @@ typedef struct muc_occ {
      * at once (shutdown waits for sessions to be freed). */
     struct muc_occ *snext, **spprev;
     muc_role_t role;
+    /* The others were told this occupant is present (its role is broadcast,
+     * muc#roomconfig_presencebroadcast); shared by its sessions. */
+    unsigned shown : 1;
     vn_arena_t *pres;    /* arena of the presence payload below */
     vn_xnode_t *payload; /* a <presence/> holding show/status/caps..., no muc x */
 } muc_occ_t;
@@ -221,6 +229,11 @@ void muc_occ_set_role(muc_occ_t *o, muc_role_t role);
 int muc_occ_is_main(const muc_occ_t *o);
 muc_role_t muc_default_role(const muc_room_t *r, muc_aff_t a);
 int muc_sees_jid(const muc_room_t *r, const muc_occ_t *viewer);
+/* Is the presence of occupants with that role broadcast? */
+int muc_role_broadcast(const muc_room_t *r, muc_role_t role);
+/* After a change of the room's presencebroadcast: the others see o arrive
+ * (available) or leave (unavailable) when its visibility changed. */
+void muc_occ_sync_shown(muc_occ_t *o);
 
 /* ---- fanout.c ---- */
 #define MUC_TO_PLACEHOLDER "\x7f"

@@ -3,7 +3,10 @@
  * affiliation change (§8.2, §9.1, §9.4).
  *
  * Lookup by nick and by real full JID are hash maps (O(1)); entering is
- * O(N) for the presence of everyone already there (inherent, §7.2.3). */
+ * O(N) for the presence of everyone already there (inherent, §7.2.3), and
+ * is announced to everyone only when the newcomer's role is broadcast
+ * (muc#roomconfig_presencebroadcast): a room that broadcasts moderators
+ * only fills with N listeners in O(N) presences, not O(N^2). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,11 +93,24 @@ vn_stanza_t *muc_presence_of(muc_occ_t *o, int with_jid, const char *type, const
     return st;
 }
 
+int muc_role_broadcast(const muc_room_t *r, muc_role_t role)
+{
+    return (r->cfg.pres_broadcast >> role) & 1;
+}
+
+static void set_shown(muc_occ_t *o, int shown)
+{
+    muc_occ_t *p = o;
+    do {
+        p->shown = shown ? 1 : 0;
+        p = p->sib;
+    } while (p != o);
+}
+
 /* The presence of o to everyone but o (two serialisations when the room
- * hides real JIDs from some), then o's own copy with 110 (§7.2.3). */
-static void broadcast_presence(muc_occ_t *o, const char *type, const int *codes, int ncodes,
-                               const char *new_nick, const char *reason, const char *actor,
-                               const int *self_codes, int nself)
+ * hides real JIDs from some). */
+static void to_others(muc_occ_t *o, const char *type, const int *codes, int ncodes,
+                      const char *new_nick, const char *reason, const char *actor)
 {
     muc_room_t *r = o->room;
     vn_stanza_t *full = muc_presence_of(o, 1, type, codes, ncodes, new_nick, reason, actor);
@@ -102,6 +118,23 @@ static void broadcast_presence(muc_occ_t *o, const char *type, const int *codes,
                             ? NULL
                             : muc_presence_of(o, 0, type, codes, ncodes, new_nick, reason, actor);
     muc_broadcast(r, full, anon, o);
+}
+
+/* The presence of o to the others when its role is broadcast
+ * (muc#roomconfig_presencebroadcast, XEP-0045 §15.5.3): an occupant they
+ * were shown and that is no longer broadcast (a role change) leaves their
+ * view as unavailable; one never shown is not announced leaving. Then o's
+ * own copy with 110, always (§7.2.3). */
+static void broadcast_presence(muc_occ_t *o, const char *type, const int *codes, int ncodes,
+                               const char *new_nick, const char *reason, const char *actor,
+                               const int *self_codes, int nself)
+{
+    int show = !type && muc_role_broadcast(o->room, o->role);
+    if (show)
+        to_others(o, NULL, codes, ncodes, new_nick, reason, actor);
+    else if (o->shown)
+        to_others(o, type ? type : "unavailable", codes, ncodes, new_nick, reason, actor);
+    set_shown(o, show);
     int all[16];
     int n = 0;
     for (int i = 0; i < ncodes && n < 15; i++)
@@ -112,6 +145,14 @@ static void broadcast_presence(muc_occ_t *o, const char *type, const int *codes,
     /* Every session of the occupant sees itself (§7.2.3 with several
      * sessions: each gets 110). */
     muc_send_to_all(o, muc_presence_of(o, 1, type, all, n, new_nick, reason, actor));
+}
+
+void muc_occ_sync_shown(muc_occ_t *o)
+{
+    int show = muc_role_broadcast(o->room, o->role);
+    if (show == (int)o->shown) return;
+    to_others(o, show ? NULL : "unavailable", NULL, 0, NULL, NULL, NULL);
+    set_shown(o, show);
 }
 
 int muc_occ_is_main(const muc_occ_t *o)
@@ -320,22 +361,26 @@ static void join(muc_room_t *r, vn_stanza_t *st, const char *nick)
     if (other) {
         o->id = other->id;
         o->role = other->role;
+        o->shown = other->shown;
     } else {
         o->id = ++r->next_occ_id;
         o->role = muc_default_role(r, aff);
+        o->shown = muc_role_broadcast(r, o->role) ? 1 : 0;
     }
     keep_payload(o, st);
 
-    /* §7.2.3: the presence of everyone already there (once per occupant),
-     * to the newcomer; its own comes last, with 110. */
+    /* §7.2.3: the presence of everyone already there (once per occupant)
+     * whose role is broadcast, to the newcomer; its own comes last, with
+     * 110. */
     for (size_t i = 0; i < r->nslots; i++) {
         muc_occ_t *p = r->occ[i];
-        if (!p || p->id == o->id || !muc_occ_is_main(p)) continue;
+        if (!p || p->id == o->id || !p->shown || !muc_occ_is_main(p)) continue;
         muc_send_to(o, muc_presence_of(p, muc_sees_jid(r, o), NULL, NULL, 0, NULL, NULL, NULL));
     }
     /* The newcomer's presence to the others, before it takes its slot
-     * (nothing when it is one more session of an occupant they know). */
-    if (!other && r->nocc) {
+     * (nothing when it is one more session of an occupant they know, or
+     * when its role is not broadcast). */
+    if (!other && r->nocc && o->shown) {
         vn_stanza_t *pf = muc_presence_of(o, 1, NULL, NULL, 0, NULL, NULL, NULL);
         vn_stanza_t *pa =
             r->cfg.whois_anyone ? NULL : muc_presence_of(o, 0, NULL, NULL, 0, NULL, NULL, NULL);

@@ -68,6 +68,7 @@ void muc_config_defaults(muc_config_t *c)
     c->allow_pm = 1;
     c->logging = 1;
     c->history_length = g->muc_history_length;
+    c->pres_broadcast = MUC_PB_ALL;
 }
 
 void muc_config_free(muc_config_t *c)
@@ -244,8 +245,34 @@ char *muc_config_text(const muc_config_t *c)
     put_ki(&b, "allowpm", c->allow_pm);
     put_ki(&b, "logging", c->logging);
     put_ki(&b, "historylength", c->history_length);
+    /* Roles, comma-separated (rooms stored before it have all three). */
+    vn_buf_puts(&b, "presencebroadcast=");
+    const char *sep = "";
+    for (int role = ROLE_VISITOR; role <= ROLE_MODERATOR; role++)
+        if ((c->pres_broadcast >> role) & 1) {
+            vn_buf_printf(&b, "%s%s", sep, muc_role_name((muc_role_t)role));
+            sep = ",";
+        }
+    vn_buf_puts(&b, "\n");
     vn_buf_cstr(&b);
     return b.data;
+}
+
+/* "moderator,participant,visitor" -> role bits; unknown names ignored. */
+static int parse_roles(const char *s)
+{
+    int mask = 0;
+    while (*s) {
+        size_t n = strcspn(s, ",");
+        char name[16];
+        muc_role_t role;
+        snprintf(name, sizeof(name), "%.*s", (int)(n < sizeof(name) ? n : sizeof(name) - 1), s);
+        if (n < sizeof(name) && muc_role_parse(name, &role) == 0 && role != ROLE_NONE)
+            mask |= 1 << role;
+        s += n;
+        if (*s) s++;
+    }
+    return mask;
 }
 
 void muc_config_parse(muc_config_t *c, const char *text)
@@ -302,6 +329,8 @@ void muc_config_parse(muc_config_t *c, const char *text)
                 c->logging = iv;
             else if (!strcmp(key, "historylength"))
                 c->history_length = iv;
+            else if (!strcmp(key, "presencebroadcast"))
+                c->pres_broadcast = parse_roles(val);
             vn_buf_free(&v);
         }
         p = nl ? nl + 1 : p + n;
