@@ -282,18 +282,14 @@ static void w_iq(struct worker *w, struct xsess *s, unsigned flags)
             send_join(w, 0);
     } else if (!strcmp(s->id, "vb-form")) {
         if (flags & XP_ERROR)
-            created(w, MUC_NO_PBCAST, "the room configuration form (muc#owner get) was refused",
-                    s->cond);
+            created(w, MUC_NO_PBCAST, "the configuration form was refused", s->cond);
         else if (!(flags & XP_PBCAST))
-            created(w, MUC_NO_PBCAST,
-                    "the room configuration form has no field muc#roomconfig_presencebroadcast",
-                    NULL);
+            created(w, MUC_NO_PBCAST, "no such field in the room configuration form", NULL);
         else
             submit_config(w, s);
     } else if (!strcmp(s->id, "vb-cfg")) {
         if (flags & XP_ERROR && w->o->presence_broadcast)
-            created(w, MUC_NO_PBCAST, "the server refused muc#roomconfig_presencebroadcast",
-                    s->cond);
+            created(w, MUC_NO_PBCAST, "the submitted field was refused", s->cond);
         else if (flags & XP_ERROR)
             created(w, MUC_CONFIG_REFUSED, "the instant-room configuration was refused", s->cond);
         else
