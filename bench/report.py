@@ -547,7 +547,7 @@ def muc_ratios(md, srv, by):
                 continue
             filled = lambda f: f and f["status"] == "ok"
             fill_r = ratio(fb["fill_s"], fa["fill_s"]) if filled(fa) and filled(fb) else (
-                f"{o} did not fill" if filled(fa) else "–")
+                f"{o} did not fill" if filled(fa) and fb else "–")
             rl.append([o, n, fill_r,
                        ratio(ma and ma["copies_per_s"], mb and mb["copies_per_s"]),
                        ratio(mb and mb.get("server_us_per_copy"), ma and ma.get("server_us_per_copy")),
