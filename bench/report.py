@@ -63,6 +63,7 @@ def main():
     ap.add_argument("--gen-cpu", default="1")
     ap.add_argument("--scenarios", default="idle chat login crosscheck muc")
     ap.add_argument("--muc-fill-timeout", default="")
+    ap.add_argument("--muc-large-roles", default="moderator")
     a = ap.parse_args()
     scen = a.scenarios.split()
     rows = load(a.jsonl)
@@ -193,7 +194,7 @@ def main():
     if "crosscheck" in scen:
         crosscheck_section(md, srv, xc, rows_of)
     if "muc" in scen:
-        muc_section(md, srv, muc, a.muc_fill_timeout)
+        muc_section(md, srv, muc, a.muc_fill_timeout, a.muc_large_roles)
 
     setup_section(md, a, rows, srv, info, meta, muc)
     chart(a.png, srv, flat, idle)
@@ -327,22 +328,29 @@ def setup_section(md, a, rows, srv, info, meta, muc):
 # ---- room fan-out (vestnik-bench muc) ------------------------------------------
 
 def muc_rows(rows, srv):
-    """Per server: {occupants: {"fill": row, "rate": row, "max": row, "skipped": why}}."""
-    by = {s: {} for s in srv}
+    """Per series ("by": every presence broadcast; "large": presence broadcast
+    limited, vestnik-bench muc --presence-broadcast), per server:
+    {occupants: {"fill": row, "rate": row, "max": row, "skipped": why}}."""
+    series = {"full": {s: {} for s in srv}, "large": {s: {} for s in srv}}
     notes = {}
+    cur = {}  # server -> series of its last fill row (fan-out rows follow it)
     for r in rows:
         t = r.get("type")
         if t == "muc_server":
             notes[r["server"]] = r["notes"]
-        elif t == "muc_skipped" and r["server"] in by:
+        elif t == "muc_skipped" and r["server"] in srv:
+            by = series[r.get("series", "full")]
             by[r["server"]].setdefault(r["occupants"], {})["skipped"] = r["why"]
-        elif not t and r.get("scenario") == "muc" and r.get("server") in by:
+        elif not t and r.get("scenario") == "muc" and r.get("server") in srv:
+            if r["phase"] == "fill":
+                cur[r["server"]] = "full" if r.get("presence_broadcast", "all") == "all" else "large"
+            by = series[cur.get(r["server"], "full")]
             d = by[r["server"]].setdefault(r["occupants"], {})
             if r["phase"] == "fill":
                 d["fill"] = r
             else:
                 d["max" if r["rate"] == "max" else "rate"] = r
-    return {"by": by, "notes": notes}
+    return {"by": series["full"], "large": series["large"], "notes": notes}
 
 
 def muc_status(d):
@@ -411,9 +419,11 @@ def others(r):
     return f"{v:.0f}" + (" †" if v > 25 else "")
 
 
-def muc_section(md, srv, muc, fill_timeout):
-    by = muc["by"]
-    fixed = [d["rate"] for s in srv for d in by[s].values() if "rate" in d]
+def muc_section(md, srv, muc, fill_timeout, large_roles):
+    by, large = muc["by"], muc["large"]
+    has_full = any(by[s] for s in srv)
+    has_large = any(large[s] for s in srv)
+    fixed = [d["rate"] for b in (by, large) for s in srv for d in b[s].values() if "rate" in d]
     copies = f"about {fmt(float(fixed[0]['rate']) * fixed[0]['occupants'])} copies/s, " if fixed else ""
     md.append("## Room fan-out (XEP-0045 multi-user chat)\n")
     md.append("`vestnik-bench muc` (see `bench/muc/README.md`): N occupants sign in and join one "
@@ -428,7 +438,43 @@ def muc_section(md, srv, muc, fill_timeout):
               "the last occupant has it; **copy** is the delivery time of each single copy. Every "
               "occupant, the sender included, must receive every message exactly once. Each room "
               "size runs on a freshly started server.\n")
-    md.append("### Filling the room\n")
+    if has_full:
+        md.append("### Filling the room\n")
+        muc_fill_table(md, srv, by, False)
+        md.append("### Messages\n")
+        muc_msg_table(md, srv, by)
+        md.append("In the flat-out rows latency is mostly queueing (the window is kept full); compare "
+                  "latency in the fixed-rate rows and throughput and CPU per copy in the flat-out rows. "
+                  "\"Others on the server's core\" is the CPU time other processes of the machine took "
+                  "on the core the server is pinned to (from `/proc/stat`, minus the server's own), as % "
+                  "of the time: where it is high (†: over 25 %), the server had less than a core and its "
+                  "throughput, latency and fill time suffer (its CPU per copy much less). Room memory per "
+                  "occupant is shown from 100 occupants up (smaller rooms are within the noise).\n")
+        muc_ratios(md, srv, by)
+    if has_large:
+        roles = large_roles.replace(",", ", ")
+        md.append(f"### Large rooms (presence broadcast: {roles} only)\n")
+        md.append("Filling a room of 10,000 with every join broadcast costs 10⁸ presences, more than "
+                  "any server here (or the load generator) gets through in the time limit. XEP-0045's "
+                  "room configuration field `muc#roomconfig_presencebroadcast` lists the roles whose "
+                  f"presence is broadcast; here it is set to {roles} only (`vestnik-bench muc "
+                  f"--presence-broadcast {large_roles}`: the creator fetches the configuration form "
+                  "and submits the field instead of the instant-room form). The occupants who join "
+                  "are participants, so their joins are not broadcast: each receives the creator's "
+                  "presence and its own (status 110, which completes the join), 2N − 1 presences "
+                  "in all (ejabberd adds one from the room per joiner): O(N) presences instead of N². "
+                  "That does not make a join cheap: a server may still do work per join that grows "
+                  "with the room (server µs/join below; Prosody 0.12, for one, builds every "
+                  "occupant's presence for a join before it checks whether to send it). "
+                  "Messages still reach every occupant. A server whose configuration form does not "
+                  "offer the field, or that refuses it, shows \"server does not support "
+                  "presencebroadcast\". Server µs per join = server CPU while filling / occupants.\n")
+        muc_fill_table(md, srv, large, True)
+        muc_msg_table(md, srv, large)
+        muc_ratios(md, srv, large)
+
+
+def muc_fill_table(md, srv, by, large):
     lines = []
     for s in srv:
         for n in sorted(by[s]):
@@ -438,17 +484,28 @@ def muc_section(md, srv, muc, fill_timeout):
                 lines.append([s, n, muc_status(d)] + ["–"] * 8)
                 continue
             ok = f["status"] == "ok"
+            if large:
+                per = (f"{fmt(f.get('presences'))} / {fmt(f.get('presences_expected'))}" if ok else "–")
+                us = f.get("server_us_per_presence")
+                cpu = fmt(us * f["presences"] / n, 0) if ok and us not in (None, "") else "–"
+                if f.get("note"):
+                    per += f" ({f['note']})"
+            else:
+                per = fmt(f.get("presences_per_s")) if ok else "–"
+                cpu = fmt(f.get("server_us_per_presence"), 1) if ok else "–"
             lines.append([s, n, f["status"], fmt(f.get("fill_s"), 1) if ok else "–",
                           fmt(f.get("joins_per_s")) if ok else "–",
                           f"{f['join_p50_ms']:.0f} / {f['join_p99_ms']:.0f}" if f.get("joined", 0) > 1 else "–",
-                          fmt(f.get("presences_per_s")) if ok else "–",
-                          fmt(f.get("server_us_per_presence"), 1) if ok else "–",
+                          per, cpu,
                           fmt(f.get("room_kib_per_occupant"), 1) if ok and n >= 100 else "–",
                           others(f), fmt(f.get("gen_cpu_pct"))])
     md.append(table(["server", "occupants", "status", "fill s", "joins/s", "join p50 / p99 ms",
-                     "presences/s", "server µs/presence", "room KiB/occupant",
+                     "presences received / expected" if large else "presences/s",
+                     "server µs/join" if large else "server µs/presence", "room KiB/occupant",
                      "others on the server's core %", "generator CPU %"], lines) + "\n")
-    md.append("### Messages\n")
+
+
+def muc_msg_table(md, srv, by):
     lines = []
     for s in srv:
         for n in sorted(by[s]):
@@ -468,13 +525,9 @@ def muc_section(md, srv, muc, fill_timeout):
                      "fan-out p50 / p99 / max ms", "copy p50 / p99 ms", "lost / dup",
                      "server CPU %", "server µs/copy", "others on the server's core %",
                      "generator CPU %"], lines) + "\n")
-    md.append("In the flat-out rows latency is mostly queueing (the window is kept full); compare "
-              "latency in the fixed-rate rows and throughput and CPU per copy in the flat-out rows. "
-              "\"Others on the server's core\" is the CPU time other processes of the machine took "
-              "on the core the server is pinned to (from `/proc/stat`, minus the server's own), as % "
-              "of the time: where it is high (†: over 25 %), the server had less than a core and its "
-              "throughput, latency and fill time suffer (its CPU per copy much less). Room memory per "
-              "occupant is shown from 100 occupants up (smaller rooms are within the noise).\n")
+
+
+def muc_ratios(md, srv, by):
     if "vestnikd" not in srv or len(srv) < 2:
         return
     v = by["vestnikd"]
@@ -494,7 +547,7 @@ def muc_section(md, srv, muc, fill_timeout):
                 continue
             filled = lambda f: f and f["status"] == "ok"
             fill_r = ratio(fb["fill_s"], fa["fill_s"]) if filled(fa) and filled(fb) else (
-                f"{o} did not fill" if filled(fa) else "–")
+                f"{o} did not fill" if filled(fa) and fb else "–")
             rl.append([o, n, fill_r,
                        ratio(ma and ma["copies_per_s"], mb and mb["copies_per_s"]),
                        ratio(mb and mb.get("server_us_per_copy"), ma and ma.get("server_us_per_copy")),

@@ -53,6 +53,9 @@ struct opts {
     unsigned join_concurrency;
     double fill_timeout_s;
     int window_set; /* --window given (muc: otherwise chosen from the room size) */
+    /* muc: roles for muc#roomconfig_presencebroadcast ("moderator", comma separated);
+     * NULL: the default configuration (an instant room, every presence broadcast) */
+    const char *presence_broadcast;
 };
 
 /* Parent -> worker commands and worker -> parent events. */

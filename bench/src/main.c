@@ -58,6 +58,11 @@ static void usage(FILE *f)
         "      --muc-service JID  the MUC service (conference.DOMAIN)\n"
         "      --room NAME        room local part (bench-TOKEN: a new room every run)\n"
         "      --join-concurrency N  joins in flight, all workers together (10)\n"
+        "      --presence-broadcast ROLES  configure the room with\n"
+        "                         muc#roomconfig_presencebroadcast = ROLES (comma separated:\n"
+        "                         moderator, participant, visitor) instead of an instant room;\n"
+        "                         without participant, joins are not broadcast and filling\n"
+        "                         costs 2N presences instead of N^2\n"
         "      --fill-timeout S   give up filling the room after S seconds (600); exit status 3\n"
         "      --settle S         after the last join, wait for the N^2 presences until none\n"
         "                         arrived for S seconds (3)\n"
@@ -68,7 +73,8 @@ static void usage(FILE *f)
         "                         (automatic: 10000 / N, within 2..200)\n"
         "      --warmup S, --duration S, --size N, --drain S   as for chat, per phase\n"
         "  exit status 3: the room did not fill in time; 4: no MUC service (disco#info to it\n"
-        "  failed, went unanswered or shows no conference identity)\n",
+        "  failed, went unanswered or shows no conference identity); 5: --presence-broadcast\n"
+        "  not supported (the room's form has no such field, or the server refused it)\n",
         f);
 }
 
@@ -141,6 +147,7 @@ enum {
     O_MUC_SERVICE,
     O_ROOM,
     O_JOIN_CONC,
+    O_PBCAST,
     O_FILL_TIMEOUT,
     O_SENDERS,
     O_RATES,
@@ -229,6 +236,7 @@ int main(int argc, char **argv)
         {"muc-service", 1, 0, O_MUC_SERVICE},
         {"room", 1, 0, O_ROOM},
         {"join-concurrency", 1, 0, O_JOIN_CONC},
+        {"presence-broadcast", 1, 0, O_PBCAST},
         {"fill-timeout", 1, 0, O_FILL_TIMEOUT},
         {"senders", 1, 0, O_SENDERS},
         {"rates", 1, 0, O_RATES},
@@ -350,6 +358,20 @@ int main(int argc, char **argv)
         case O_ROOM:
             o.room = optarg;
             break;
+        case O_PBCAST: {
+            /* roles, comma separated, each one of XEP-0045's */
+            char tmp[128];
+            snprintf(tmp, sizeof tmp, "%s", optarg);
+            for (char *save = NULL, *r = strtok_r(tmp, ",", &save); r;
+                 r = strtok_r(NULL, ",", &save))
+                if (strcmp(r, "moderator") && strcmp(r, "participant") && strcmp(r, "visitor"))
+                    die("--presence-broadcast: roles, comma separated: moderator, participant, "
+                        "visitor (not %s)",
+                        r);
+            if (strlen(optarg) >= sizeof tmp || !optarg[0]) die("--presence-broadcast: bad list");
+            o.presence_broadcast = optarg;
+            break;
+        }
         case O_JOIN_CONC:
             o.join_concurrency = (unsigned)num_arg("join-concurrency", optarg, 1, 1e6);
             break;

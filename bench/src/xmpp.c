@@ -37,6 +37,7 @@ enum {
     F_S110 = 1024,
     F_S201 = 2048,
     F_CONF = 4096,
+    F_PBCAST = 8192, /* an IQ's data form offers muc#roomconfig_presencebroadcast */
 };
 
 enum { P_NONE, P_STARTTLS, P_RESTART, P_FAIL, P_CLOSED };
@@ -316,6 +317,10 @@ static void on_start(void *ud, const XML_Char *name, const XML_Char **atts)
             const char *cat = attr(atts, "category");
             if (cat && !strcmp(cat, "conference")) s->flags |= F_CONF;
         }
+    } else if (s->depth == 5 && s->kind == K_IQ && !strcmp(ln, "field")) {
+        /* iq / muc#owner query / jabber:x:data form / field */
+        const char *var = attr(atts, "var");
+        if (var && !strcmp(var, "muc#roomconfig_presencebroadcast")) s->flags |= F_PBCAST;
     }
 }
 
@@ -429,6 +434,7 @@ static unsigned stanza_flags(const struct xsess *s)
     if (s->flags & F_S110) f |= XP_SELF;
     if (s->flags & F_S201) f |= XP_CREATED;
     if (s->flags & F_CONF) f |= XP_CONFERENCE;
+    if (s->flags & F_PBCAST) f |= XP_PBCAST;
     return f;
 }
 

@@ -20,6 +20,7 @@ enum {
     XP_SELF = 4,        /* MUC <status code='110'/>: presence of this occupant */
     XP_CREATED = 8,     /* MUC <status code='201'/>: the room was just created */
     XP_CONFERENCE = 16, /* disco#info <identity category='conference'/> */
+    XP_PBCAST = 32,     /* a data form with a field muc#roomconfig_presencebroadcast */
 };
 
 struct xsess;
