@@ -18,67 +18,16 @@
 
 #include "store/store.h"
 #include "store/store_muc.h"
-
-typedef struct {
-    char tmp[64];
-    char dir[128];
-    vn_store_t *st;
-} fx_t;
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
+#include "store_fixture.h"
 
 static int setup(void **state)
 {
-    fx_t *fx = calloc(1, sizeof(*fx));
-    if (!fx) return -1;
-    snprintf(fx->tmp, sizeof(fx->tmp), "/tmp/vn-muc-XXXXXX");
-    if (!mkdtemp(fx->tmp)) {
-        free(fx);
-        return -1;
-    }
-    snprintf(fx->dir, sizeof(fx->dir), "%s/data", fx->tmp);
-    char *err = NULL;
-    fx->st = vn_store_open(fx->dir, &err);
-    if (!fx->st) {
-        fprintf(stderr, "open: %s\n", err ? err : "?");
-        free(err);
-        return -1;
-    }
-    *state = fx;
-    return 0;
+    return fx_setup(state, "vn-muc", NULL);
 }
 
 static int teardown(void **state)
 {
-    fx_t *fx = *state;
-    if (fx->st) vn_store_close(fx->st);
-    nftw(fx->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(fx);
-    return 0;
-}
-
-static void reopen(fx_t *fx)
-{
-    vn_store_close(fx->st);
-    char *err = NULL;
-    fx->st = vn_store_open(fx->dir, &err);
-    assert_non_null(fx->st);
-}
-
-static void add_account(vn_store_t *st, const char *jid)
-{
-    vn_account_t a;
-    memset(&a, 0, sizeof(a));
-    snprintf(a.jid, sizeof(a.jid), "%s", jid);
-    for (int h = 0; h < VN_SCRAM_NHASH; h++) {
-        a.scram[h].salt_len = VN_SCRAM_SALT_LEN;
-        a.scram[h].iterations = 4096;
-    }
-    assert_int_equal(vn_store_account_create(st, &a), 0);
+    return fx_teardown(state);
 }
 
 typedef struct {
@@ -135,7 +84,7 @@ static void test_room_roundtrip(void **state)
     assert_int_equal(vn_store_muc_aff_set(fx->st, "r@conference.example", "e@x", "king", ""), -1);
     assert_int_equal(vn_store_muc_aff_set(fx->st, "nope@conference.example", "e@x", "member", ""),
                      -1);
-    reopen(fx);
+    fx_reopen(fx);
     assert_int_equal(vn_store_muc_room_load(fx->st, "r@conference.example", on_room, on_aff, &l),
                      0);
     assert_int_equal(l.nrooms, 1);
@@ -211,7 +160,7 @@ static void test_room_list_and_delete(void **state)
 static void test_account_deletion_drops_affiliations(void **state)
 {
     fx_t *fx = *state;
-    add_account(fx->st, "alice@example");
+    fx_add_account(fx->st, "alice@example");
     put_room(fx->st, "r@conference.example", 1, "");
     assert_int_equal(
         vn_store_muc_aff_set(fx->st, "r@conference.example", "alice@example", "owner", ""), 0);

@@ -19,60 +19,17 @@
 #include "core/log.h"
 #include "store/store.h"
 #include "store/store_profile.h"
-
-typedef struct {
-    char tmp[64];
-    char dir[128];
-    vn_store_t *st;
-} fx_t;
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static vn_store_t *open_ok(fx_t *fx)
-{
-    char *err = NULL;
-    vn_store_t *st = vn_store_open(fx->dir, &err);
-    if (!st) fprintf(stderr, "open failed: %s\n", err ? err : "?");
-    assert_non_null(st);
-    return st;
-}
-
-static void add_account(vn_store_t *st, const char *jid)
-{
-    vn_account_t a;
-    memset(&a, 0, sizeof(a));
-    snprintf(a.jid, sizeof(a.jid), "%s", jid);
-    for (int h = 0; h < VN_SCRAM_NHASH; h++) {
-        a.scram[h].salt_len = VN_SCRAM_SALT_LEN;
-        a.scram[h].iterations = 4096;
-    }
-    assert_int_equal(vn_store_account_create(st, &a), 0);
-}
+#include "store_fixture.h"
 
 static int setup(void **state)
 {
-    fx_t *fx = calloc(1, sizeof(*fx));
-    snprintf(fx->tmp, sizeof(fx->tmp), "/tmp/vn-profile-XXXXXX");
-    if (!mkdtemp(fx->tmp)) return -1;
-    snprintf(fx->dir, sizeof(fx->dir), "%s/data", fx->tmp);
-    fx->st = open_ok(fx);
-    add_account(fx->st, "alice@localhost");
-    add_account(fx->st, "боб@испытание.рф");
-    *state = fx;
-    return 0;
+    static const char *const accounts[] = {"alice@localhost", "боб@испытание.рф", NULL};
+    return fx_setup(state, "vn-profile", accounts);
 }
 
 static int teardown(void **state)
 {
-    fx_t *fx = *state;
-    vn_store_close(fx->st);
-    nftw(fx->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(fx);
-    return 0;
+    return fx_teardown(state);
 }
 
 static void test_vcard_absent(void **state)
@@ -170,7 +127,7 @@ static void test_cascade_and_reopen(void **state)
     assert_int_equal(
         vn_store_vcard_set(fx->st, "боб@испытание.рф", "<vCard xmlns='vcard-temp'/>", ""), 0);
     vn_store_close(fx->st);
-    fx->st = open_ok(fx);
+    fx->st = fx_open(fx);
     char *xml, *hash;
     assert_int_equal(vn_store_vcard_get(fx->st, "alice@localhost", NULL, &hash), 1);
     assert_string_equal(hash, "ab");
@@ -179,7 +136,7 @@ static void test_cascade_and_reopen(void **state)
     assert_int_equal(vn_store_vcard_get(fx->st, "alice@localhost", &xml, NULL), 0);
     assert_int_equal(vn_store_private_get(fx->st, "alice@localhost", "ex:a", &xml), 0);
     /* a new account of the same name starts empty */
-    add_account(fx->st, "alice@localhost");
+    fx_add_account(fx->st, "alice@localhost");
     assert_int_equal(vn_store_vcard_get(fx->st, "alice@localhost", &xml, NULL), 0);
     assert_int_equal(vn_store_vcard_get(fx->st, "боб@испытание.рф", &xml, NULL), 1);
     free(xml);

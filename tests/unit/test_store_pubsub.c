@@ -18,56 +18,17 @@
 #include "core/log.h"
 #include "store/store.h"
 #include "store/store_pubsub.h"
-
-typedef struct {
-    char tmp[64];
-    char dir[128];
-    vn_store_t *st;
-} fx_t;
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static vn_store_t *open_store(fx_t *fx)
-{
-    char *err = NULL;
-    vn_store_t *st = vn_store_open(fx->dir, &err);
-    if (!st) fprintf(stderr, "open: %s\n", err ? err : "?");
-    assert_non_null(st);
-    return st;
-}
-
-static void add_account(vn_store_t *st, const char *jid)
-{
-    vn_account_t a;
-    memset(&a, 0, sizeof(a));
-    snprintf(a.jid, sizeof(a.jid), "%s", jid);
-    assert_int_equal(vn_store_account_create(st, &a), 0);
-}
+#include "store_fixture.h"
 
 static int setup(void **state)
 {
-    fx_t *fx = calloc(1, sizeof(*fx));
-    snprintf(fx->tmp, sizeof(fx->tmp), "/tmp/vn-ps-XXXXXX");
-    if (!mkdtemp(fx->tmp)) return -1;
-    snprintf(fx->dir, sizeof(fx->dir), "%s/data", fx->tmp);
-    fx->st = open_store(fx);
-    add_account(fx->st, "alice@example.org");
-    add_account(fx->st, "bob@example.org");
-    *state = fx;
-    return 0;
+    static const char *const accounts[] = {"alice@example.org", "bob@example.org", NULL};
+    return fx_setup(state, "vn-ps", accounts);
 }
 
 static int teardown(void **state)
 {
-    fx_t *fx = *state;
-    vn_store_close(fx->st);
-    nftw(fx->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(fx);
-    return 0;
+    return fx_teardown(state);
 }
 
 typedef struct got {
@@ -272,7 +233,7 @@ static void test_account_delete_and_reopen(void **state)
         0);
     put(fx->st, id2, "1", "<x/>", 0);
     vn_store_close(fx->st);
-    fx->st = open_store(fx);
+    fx->st = fx_open(fx);
     got_t g = {0};
     assert_int_equal(vn_store_ps_items(fx->st, id, 0, collect, &g), 0);
     assert_int_equal(g.n, 1);
