@@ -56,8 +56,9 @@ static void trim_tick(vn_timer_t *t)
     if (n > 0) {
         malloc_trim(128 * 1024);
         struct mallinfo2 mi = mallinfo2();
-        vn_debug("released the parser state of %d idle sessions (heap in use %zu KiB, free %zu KiB)",
-                 n, mi.uordblks / 1024, mi.fordblks / 1024);
+        vn_debug(
+            "released the parser state of %d idle sessions (heap in use %zu KiB, free %zu KiB)", n,
+            mi.uordblks / 1024, mi.fordblks / 1024);
     }
     vn_timer_start(server.loop, t, 5000, trim_tick);
 }
@@ -95,12 +96,29 @@ static void begin_shutdown(void)
     vn_timer_start(server.loop, &shutdown_timer, 0, shutdown_check);
 }
 
+/* SIGUSR1: the metrics, one log line each (the HTTP listener will serve
+ * the same text). */
+static void log_metrics(void)
+{
+    vn_buf_t b = VN_BUF_INIT;
+    vn_server_metrics(&server, &b);
+    const char *p = vn_buf_cstr(&b);
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        if (p[0] != '#') vn_info("metric %.*s", (int)n, p);
+        p += n + (nl ? 1 : 0);
+    }
+    vn_buf_free(&b);
+}
+
 static void on_signal(vn_io_t *io, uint32_t events)
 {
     (void)events;
     struct signalfd_siginfo si;
     while (read(io->fd, &si, sizeof(si)) == sizeof(si)) {
         if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) begin_shutdown();
+        if (si.ssi_signo == SIGUSR1) log_metrics();
     }
 }
 
@@ -183,9 +201,15 @@ int main(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "c:Vh", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': config_path = optarg; break;
-        case 'V': printf("vestnikd %s\n", VN_VERSION); return 0;
-        default: usage(); return c == 'h' ? 0 : 2;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'V':
+            printf("vestnikd %s\n", VN_VERSION);
+            return 0;
+        default:
+            usage();
+            return c == 'h' ? 0 : 2;
         }
     }
     if (!config_path) {
@@ -230,6 +254,7 @@ int main(int argc, char **argv)
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGUSR1);
     /* Block before starting threads so that only the signalfd sees them. */
     pthread_sigmask(SIG_BLOCK, &mask, NULL);
     srv->loop = vn_loop_new();
@@ -237,6 +262,7 @@ int main(int argc, char **argv)
     vn_pool_set_batch(srv->store_pool, store_group_begin, store_group_commit, srv->store, 256);
     srv->hash_pool = vn_pool_new(srv->loop, srv->cfg.hash_threads, "vn-hash");
     srv->throttle = vn_throttle_new();
+    vn_server_apply_limits(srv);
     vn_router_init(srv);
     if (vn_modules_init(srv) < 0) return 1;
     int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);

@@ -96,6 +96,9 @@ static int on_entry(void *user, const char *section, const char *name, const cha
     } else if (MATCH("server", "hash_threads")) {
         if (parse_long(value, 1, 64, &n) < 0) goto bad;
         c->hash_threads = (int)n;
+    } else if (MATCH("server", "output_budget")) {
+        if (parse_long(value, 0, 1L << 40, &n) < 0) goto bad;
+        c->output_budget = (uint64_t)n;
     } else if (MATCH("c2s", "listen")) {
         set_str(&c->listen, value);
     } else if (MATCH("c2s", "direct_tls")) {
@@ -121,6 +124,27 @@ static int on_entry(void *user, const char *section, const char *name, const cha
     } else if (MATCH("c2s", "resume_timeout")) {
         if (parse_long(value, 0, 86400, &n) < 0) goto bad;
         c->resume_timeout = (int)n;
+    } else if (MATCH("c2s", "max_unacked")) {
+        if (parse_long(value, 16, 1000000, &n) < 0) goto bad;
+        c->max_unacked = (int)n;
+    } else if (MATCH("c2s", "max_unacked_bytes")) {
+        if (parse_long(value, 65536, 1L << 32, &n) < 0) goto bad;
+        c->max_unacked_bytes = (size_t)n;
+    } else if (MATCH("c2s", "max_output")) {
+        if (parse_long(value, 16384, 1L << 32, &n) < 0) goto bad;
+        c->max_output = (size_t)n;
+    } else if (MATCH("c2s", "max_output_preauth")) {
+        if (parse_long(value, 4096, 1L << 24, &n) < 0) goto bad;
+        c->max_output_preauth = (size_t)n;
+    } else if (MATCH("c2s", "output_timeout")) {
+        if (parse_long(value, 1, 3600, &n) < 0) goto bad;
+        c->output_timeout = (int)n;
+    } else if (MATCH("c2s", "rate")) {
+        if (parse_long(value, 0, 1L << 30, &n) < 0 || (n > 0 && n < 1024)) goto bad;
+        c->rate = (uint32_t)n;
+    } else if (MATCH("c2s", "burst")) {
+        if (parse_long(value, 1024, 1L << 30, &n) < 0) goto bad;
+        c->burst = (uint32_t)n;
     } else if (MATCH("archive", "enabled")) {
         if (parse_bool(value, &b) < 0) goto bad;
         c->archive_enabled = b;
@@ -163,9 +187,12 @@ static int on_entry(void *user, const char *section, const char *name, const cha
         if (parse_long(value, 1, 10000000, &n) < 0) goto bad;
         c->pubsub_service_nodes = (int)n;
     } else if (MATCH("pubsub", "create")) {
-        if (!strcmp(value, "local")) c->pubsub_create_local = 1;
-        else if (!strcmp(value, "admins")) c->pubsub_create_local = 0;
-        else goto bad;
+        if (!strcmp(value, "local"))
+            c->pubsub_create_local = 1;
+        else if (!strcmp(value, "admins"))
+            c->pubsub_create_local = 0;
+        else
+            goto bad;
     } else if (MATCH("pubsub", "admins")) {
         set_str(&c->pubsub_admins, value);
         /* [pubsub] keys end here */
@@ -226,6 +253,14 @@ int vn_config_load(const char *path, vn_config_t *cfg, char **err)
     cfg->max_offline = 1000;
     cfg->archive_enabled = 1;
     cfg->resume_timeout = 300;
+    cfg->max_unacked = 10000;
+    cfg->max_unacked_bytes = 4u << 20;
+    cfg->max_output = 1u << 20;
+    cfg->max_output_preauth = 16384;
+    cfg->output_timeout = 30;
+    cfg->rate = 128u << 10;
+    cfg->burst = 512u << 10;
+    cfg->output_budget = 512ull << 20;
     cfg->muc_enabled = 1;
     cfg->muc_max_occupants = 20000;
     cfg->muc_history_length = 20;

@@ -17,6 +17,7 @@ typedef struct vn_config {
     char *data_dir;
     char *log_level;
     int hash_threads;
+    uint64_t output_budget; /* bytes of unsent output, all connections (0: none) */
     /* [c2s] */
     char *listen;     /* host:port, NULL = disabled */
     char *direct_tls; /* host:port, NULL = disabled */
@@ -26,20 +27,27 @@ typedef struct vn_config {
     int auth_timeout;
     int idle_timeout;
     int max_offline;
-    int resume_timeout; /* XEP-0198: seconds a lost session waits for resumption */
+    int resume_timeout;        /* XEP-0198: seconds a lost session waits for resumption */
+    int max_unacked;           /* XEP-0198: unacknowledged stanzas kept per session */
+    size_t max_unacked_bytes;  /* ... and their bytes */
+    size_t max_output;         /* unsent output per session (see net/conn.h) */
+    size_t max_output_preauth; /* the same before authentication */
+    int output_timeout;        /* seconds output may stay above max_output */
+    uint32_t rate;             /* input bytes/s per session (0: not shaped) */
+    uint32_t burst;            /* input bytes a session may send at once */
     /* [archive] */
     int archive_enabled;        /* XEP-0313 archiving on (default) */
     int archive_retention_days; /* XEP-0313: days messages are kept, 0 = forever */
     /* [muc] XEP-0045 */
     int muc_enabled;
-    char *muc_domain; /* NULL: conference.<first domain> */
-    int muc_max_occupants;   /* per room: the default and the highest maxusers */
-    int muc_history_length;  /* default messages kept per room for history on join */
-    int muc_max_history;     /* highest historylength a room may set */
+    char *muc_domain;           /* NULL: conference.<first domain> */
+    int muc_max_occupants;      /* per room: the default and the highest maxusers */
+    int muc_history_length;     /* default messages kept per room for history on join */
+    int muc_max_history;        /* highest historylength a room may set */
     int muc_max_rooms_per_user; /* rooms a user may have created and own at once (0: no limit) */
     /* [pubsub] XEP-0060 service (PEP on accounts is always on) */
     int pubsub_enabled;
-    char *pubsub_domain; /* NULL: pubsub.<first domain> */
+    char *pubsub_domain;       /* NULL: pubsub.<first domain> */
     size_t pubsub_max_payload; /* bytes of one item's payload (PEP and service) */
     int pubsub_max_items;      /* items kept per node when max_items is "max" */
     int pubsub_max_nodes;      /* PEP nodes per account */

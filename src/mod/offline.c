@@ -3,6 +3,7 @@
  * delay stamp, and delivered in arrival order at the next available
  * presence with a non-negative priority. A message for an account that does
  * not exist is answered with <service-unavailable/>. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,7 @@ typedef struct store_job {
     char *xml;
     size_t len;
     int max;
-    int rc; /* 0 stored, 1 no such account, 2 queue full, -1 error */
+    int rc;                /* 0 stored, 1 no such account, 2 queue full, -1 error */
     vn_stanza_t *original; /* for the error reply */
 } store_job_t;
 
@@ -78,7 +79,10 @@ static vn_result_t on_undeliverable(vn_server_t *srv, void *ctx)
     j->srv = srv;
     j->owner = vn_xmalloc(strlen(st->to.local) + strlen(st->to.domain) + 2);
     sprintf(j->owner, "%s@%s", st->to.local, st->to.domain);
-    j->max = srv->cfg.max_offline;
+    /* Stanzas that stream management hands over were accepted and counted
+     * as delivered once; bouncing them now would lose them. Their number is
+     * bounded by [c2s] max_unacked. */
+    j->max = st->redelivery ? INT32_MAX : srv->cfg.max_offline;
     j->original = stanza_clone(st);
     /* XEP-0203: when and by whom the message was delayed. */
     vn_stanza_t *copy = stanza_clone(st);

@@ -25,7 +25,6 @@
 #include "xmpp/router.h"
 
 #define NS_SM "urn:xmpp:sm:3"
-#define MAX_UNACKED 10000
 
 typedef struct unacked {
     char *xml;
@@ -34,13 +33,14 @@ typedef struct unacked {
 
 typedef struct sm {
     vn_session_t *s;
-    char id[40];        /* resumption id, "" when resumption is off */
+    char id[40]; /* resumption id, "" when resumption is off */
     int resume;
     uint32_t in_base;   /* s->stanzas_in when counting started */
     uint32_t out_acked; /* stanzas the client has acknowledged */
     uint32_t out_sent;  /* stanzas sent since <enable/> */
     unacked_t *q;       /* ring of out_sent - out_acked entries */
     size_t qcap, qhead, qlen;
+    size_t qbytes; /* bytes of the queued stanzas */
     int request_scheduled;
     vn_timer_t resume_timer;
 } sm_t;
@@ -85,11 +85,13 @@ static void q_push(sm_t *m, const char *xml, size_t len)
     u->xml = vn_xstrndup(xml, len);
     u->len = len;
     m->qlen++;
+    m->qbytes += len;
 }
 
 static void q_pop(sm_t *m)
 {
     unacked_t *u = &m->q[m->qhead];
+    m->qbytes -= u->len;
     free(u->xml);
     m->qhead = (m->qhead + 1) % m->qcap;
     m->qlen--;
@@ -177,12 +179,18 @@ static vn_result_t on_sent(vn_server_t *srv, void *ctx)
     vn_sent_t *ev = ctx;
     sm_t *m = sm_of(ev->s);
     if (!m) return VN_PASS;
-    if (m->qlen >= MAX_UNACKED) {
+    /* Kept first, then checked: the stanza that goes past the bound is not
+     * lost either; with the stream ended, all that is kept goes offline. */
+    q_push(m, ev->xml, ev->len);
+    m->out_sent++;
+    if ((m->qlen > (size_t)srv->cfg.max_unacked || m->qbytes > srv->cfg.max_unacked_bytes) &&
+        !ev->s->closing) {
+        vn_info("session %llu: %zu unacknowledged stanzas (%zu bytes), ending the stream",
+                ev->s->id, m->qlen, m->qbytes);
+        m->request_scheduled = 1; /* no <r/> after the stream error */
         vn_session_stream_error(ev->s, "resource-constraint", "too many unacknowledged stanzas");
         return VN_PASS;
     }
-    q_push(m, ev->xml, ev->len);
-    m->out_sent++;
     if (!m->request_scheduled && !ev->s->conn_closed) {
         m->request_scheduled = 1;
         vn_session_ref(ev->s);
@@ -232,8 +240,10 @@ static void resume(vn_server_t *srv, vn_session_t *s, const vn_xnode_t *n)
         return;
     }
     if (acknowledge(m, h) < 0) {
-        send_fmt(s, "<failed xmlns='" NS_SM "' h='%u'><undefined-condition "
-                    "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>", handled(m));
+        send_fmt(s,
+                 "<failed xmlns='" NS_SM "' h='%u'><undefined-condition "
+                 "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>",
+                 handled(m));
         return;
     }
     uint32_t in_h = handled(m);
@@ -243,18 +253,25 @@ static void resume(vn_server_t *srv, vn_session_t *s, const vn_xnode_t *n)
     m->in_base = s->stanzas_in - in_h;
     vn_info("session %llu: resumed %s (%zu stanzas to retransmit)", s->id, s->full, m->qlen);
     send_fmt(s, "<resumed xmlns='" NS_SM "' h='%u' previd='%s'/>", in_h, m->id);
-    /* Retransmit in order; they are queued (and counted) again as sent. */
+    /* Retransmit in order; they are queued (and counted) again as sent.
+     * As held output they go out as fast as the client reads, not all at
+     * once past the connection's output bound. */
     unacked_t *q = m->q;
     size_t qcap = m->qcap, qhead = m->qhead, qlen = m->qlen;
     m->q = NULL;
     m->qcap = m->qhead = m->qlen = 0;
+    m->qbytes = 0;
     m->out_sent = m->out_acked;
+    vn_buf_t list = VN_BUF_INIT;
     for (size_t i = 0; i < qlen; i++) {
         unacked_t *u = &q[(qhead + i) % qcap];
-        vn_session_send_stanza_raw(s, u->xml, u->len);
+        vn_stanza_list_append(&list, u->xml, u->len);
         free(u->xml);
     }
     free(q);
+    vn_session_hold_output(s);
+    vn_session_release_output_after(s, &list);
+    vn_buf_free(&list);
 }
 
 static vn_result_t on_nonza(vn_server_t *srv, void *ctx)
@@ -277,12 +294,16 @@ static vn_result_t on_nonza(vn_server_t *srv, void *ctx)
     if (!strcmp(n->name, "enable")) {
         enable(srv, s, n);
     } else if (!strcmp(n->name, "r")) {
-        if (m) answer_request(srv, m);
-        else vn_session_stream_error(s, "unsupported-stanza-type", "stream management is not enabled");
+        if (m)
+            answer_request(srv, m);
+        else
+            vn_session_stream_error(s, "unsupported-stanza-type",
+                                    "stream management is not enabled");
     } else if (!strcmp(n->name, "a")) {
         uint32_t h;
         if (!m) {
-            vn_session_stream_error(s, "unsupported-stanza-type", "stream management is not enabled");
+            vn_session_stream_error(s, "unsupported-stanza-type",
+                                    "stream management is not enabled");
         } else if (parse_h(n, &h) < 0 || acknowledge(m, h) < 0) {
             vn_session_stream_error(s, "undefined-condition", "handled count too high");
         }
@@ -344,6 +365,8 @@ static void rp_stanza(void *ud, vn_xnode_t *node, vn_arena_t *arena)
     vn_jid_t bare = {rp->s->jid.local, rp->s->jid.domain, NULL};
     vn_stanza_set_to(&st, &bare);
     if (!st.from.domain) return;
+    /* Already accepted once: the offline quota is for new messages. */
+    st.redelivery = 1;
     if (vn_hook_run(rp->srv, VN_HOOK_UNDELIVERABLE, &st) != VN_PASS) rp->stored++;
 }
 

@@ -12,26 +12,86 @@
 
 /* One read buffer per thread: connections hold no read buffer while idle. */
 static __thread char read_buf[16384];
+/* Output accounting of this thread's connections (one loop per thread). */
+static __thread vn_net_stats_t stats;
+
+/* A close whose output cannot drain (the peer does not read) is forced
+ * after this long; then, output done, we wait this long for the peer's
+ * close before we close ourselves. */
+#define CLOSE_DEADLINE_MS 5000
+#define LINGER_MS 2000
+/* Writes gathered into one writev() on a plain connection. */
+#define MAX_IOV 64
 
 static void on_io(vn_io_t *io, uint32_t events);
 static void do_flush(void *arg);
 static void flush_now(vn_conn_t *c);
+static void on_timer(vn_timer_t *t);
+
+void vn_net_set_output_budget(uint64_t bytes)
+{
+    stats.out_budget = bytes;
+}
+
+const vn_net_stats_t *vn_net_stats(void)
+{
+    return &stats;
+}
+
+static int reading_allowed(const vn_conn_t *c)
+{
+    return !c->read_paused && !c->throttled && !c->out_full && !c->shaped;
+}
 
 static void update_events(vn_conn_t *c)
 {
     if (c->released || c->io.fd < 0) return;
     uint32_t ev = 0;
-    if ((!c->read_paused && !c->throttled) || c->handshaking) ev |= EPOLLIN;
-    if ((c->out.len > 0 && !c->handshaking) || c->read_wants_write) ev |= EPOLLOUT;
+    if (reading_allowed(c) || c->handshaking || c->lingering) ev |= EPOLLIN;
+    if ((c->out.len > 0 && !c->handshaking && !c->lingering) || c->read_wants_write) ev |= EPOLLOUT;
     if (c->handshaking && SSL_want_write(c->ssl)) ev |= EPOLLOUT;
     vn_io_set(c->loop, &c->io, ev);
+}
+
+/* Every change to the queue goes through these two, so that the process
+ * total stays exact. */
+static void out_append(vn_conn_t *c, const void *data, size_t len)
+{
+    vn_outq_append(&c->out, data, len);
+    stats.out_bytes += len;
+}
+
+static void out_consume(vn_conn_t *c, size_t n)
+{
+    size_t before = c->out.len;
+    vn_outq_consume(&c->out, n);
+    stats.out_bytes -= before - c->out.len;
+}
+
+static void out_drop(vn_conn_t *c)
+{
+    stats.out_bytes -= c->out.len;
+    vn_outq_free(&c->out);
+    c->tls_retry = 0;
+}
+
+static void set_out_full(vn_conn_t *c, int on)
+{
+    if ((int)c->out_full == on) return;
+    c->out_full = on ? 1 : 0;
+    if (on)
+        stats.out_paused++;
+    else
+        stats.out_paused--;
 }
 
 static void report_closed(vn_conn_t *c, const char *reason)
 {
     if (c->closed) return;
     c->closed = 1;
-    vn_timer_stop(c->loop, &c->linger);
+    set_out_full(c, 0);
+    vn_timer_stop(c->loop, &c->timer);
+    vn_timer_stop(c->loop, &c->shape_timer);
     vn_io_stop(c->loop, &c->io);
     c->h->closed(c, reason);
 }
@@ -41,7 +101,15 @@ void vn_conn_init(vn_conn_t *c, vn_loop_t *loop, int fd, const vn_conn_handler_t
     memset(c, 0, sizeof(*c));
     c->loop = loop;
     c->h = h;
+    c->tokens_ms = vn_loop_now(loop);
     vn_io_start(loop, &c->io, fd, EPOLLIN, on_io);
+}
+
+void vn_conn_set_limits(vn_conn_t *c, const vn_conn_limits_t *lim)
+{
+    c->lim = lim;
+    c->tokens = lim ? (int64_t)lim->burst : 0;
+    c->tokens_ms = vn_loop_now(c->loop);
 }
 
 int vn_conn_is_tls(const vn_conn_t *c)
@@ -73,7 +141,8 @@ static void handshake(vn_conn_t *c)
     c->ssl = NULL;
     c->handshaking = 0;
     c->closing = 1;
-    vn_buf_free(&c->out);
+    out_drop(c);
+    vn_timer_start(c->loop, &c->timer, CLOSE_DEADLINE_MS, on_timer);
     flush_now(c);
 }
 
@@ -105,41 +174,124 @@ int vn_conn_start_tls(vn_conn_t *c, SSL_CTX *ctx)
     return 0;
 }
 
-static void on_linger_timeout(vn_timer_t *t)
+static void on_timer(vn_timer_t *t)
 {
-    vn_conn_t *c = (vn_conn_t *)((char *)t - offsetof(vn_conn_t, linger));
+    vn_conn_t *c = (vn_conn_t *)((char *)t - offsetof(vn_conn_t, timer));
+    if (c->stalling) {
+        /* Output stayed above out_max for out_stall_ms. */
+        c->stalling = 0;
+        c->overflowed = 1;
+        do_flush(c);
+        return;
+    }
+    if (!c->lingering) {
+        stats.close_timeouts++;
+        vn_debug("%s: output not drained at close, closing anyway", c->peer);
+    }
     report_closed(c, "closed");
+}
+
+/* Writes one TLS record's worth (the head chunk). Returns bytes written,
+ * 0 when the socket is full, -1 after reporting an error. */
+static ssize_t write_tls(vn_conn_t *c)
+{
+    size_t len;
+    const char *p = vn_outq_peek(&c->out, &len);
+    /* A retried SSL_write must be given the same bytes (the chunk has not
+     * moved; it may have grown if it is the tail, so the length is kept). */
+    if (c->tls_retry) len = c->tls_retry;
+    ERR_clear_error();
+    int r = SSL_write(c->ssl, p, (int)len);
+    if (r <= 0) {
+        int e = SSL_get_error(c->ssl, r);
+        if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+            c->tls_retry = len;
+            return 0;
+        }
+        report_closed(c, "TLS write error");
+        return -1;
+    }
+    c->tls_retry = 0;
+    return r;
+}
+
+static ssize_t write_plain(vn_conn_t *c)
+{
+    struct iovec iov[MAX_IOV];
+    int n = vn_outq_iov(&c->out, iov, MAX_IOV);
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+    ssize_t w = sendmsg(c->io.fd, &mh, MSG_NOSIGNAL);
+    if (w < 0) {
+        if (errno == EAGAIN || errno == EINTR) return 0;
+        report_closed(c, strerror(errno));
+        return -1;
+    }
+    return w;
+}
+
+/* Back-pressure and bounds, after the queue changed. Cheap: called on every
+ * write. Overflow itself is handled in do_flush (deferred), never here. */
+static void check_bounds(vn_conn_t *c)
+{
+    const vn_conn_limits_t *lim = c->lim;
+    if (!lim || c->closing || c->closed) return;
+    size_t len = c->out.len;
+    /* A bound of 0 is no bound. */
+    if ((lim->out_hard && len > lim->out_hard) ||
+        (stats.out_budget && stats.out_bytes > stats.out_budget && len > lim->out_high)) {
+        c->overflowed = 1;
+        return;
+    }
+    if (lim->out_high && len > lim->out_high && !c->out_full) {
+        set_out_full(c, 1);
+        update_events(c);
+    } else if (c->out_full && len <= lim->out_high / 2) {
+        set_out_full(c, 0);
+        update_events(c); /* flush_now resumes TLS data already decrypted */
+    }
+    if (lim->out_max && len > lim->out_max) {
+        if (!c->stalling) {
+            c->stalling = 1;
+            vn_timer_start(c->loop, &c->timer, lim->out_stall_ms, on_timer);
+        }
+    } else if (c->stalling) {
+        c->stalling = 0;
+        vn_timer_stop(c->loop, &c->timer);
+    }
+}
+
+static void resume_read(void *arg);
+
+int vn_conn_has_room(const vn_conn_t *c)
+{
+    return !c->lim || !c->lim->out_high || c->out.len < c->lim->out_high / 2;
+}
+
+void vn_conn_want_drain(vn_conn_t *c)
+{
+    c->want_drain = 1;
 }
 
 /* Writes as much of the output as the socket takes. */
 static void flush_now(vn_conn_t *c)
 {
+    int was_full = c->out_full;
     while (c->out.len > 0) {
-        ssize_t n;
-        if (c->ssl) {
-            ERR_clear_error();
-            int r = SSL_write(c->ssl, c->out.data, (int)(c->out.len > 1 << 30 ? 1 << 30 : c->out.len));
-            if (r <= 0) {
-                int e = SSL_get_error(c->ssl, r);
-                if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) break;
-                report_closed(c, "TLS write error");
-                return;
-            }
-            n = r;
-        } else {
-            n = send(c->io.fd, c->out.data, c->out.len, MSG_NOSIGNAL);
-            if (n < 0) {
-                if (errno == EAGAIN || errno == EINTR) break;
-                report_closed(c, strerror(errno));
-                return;
-            }
-        }
+        ssize_t n = c->ssl ? write_tls(c) : write_plain(c);
+        if (n < 0) return;
+        if (n == 0) break;
         c->bytes_out += (uint64_t)n;
-        vn_buf_consume(&c->out, (size_t)n);
+        out_consume(c, (size_t)n);
     }
+    check_bounds(c);
+    if (c->want_drain && !c->closing && vn_conn_has_room(c)) {
+        c->want_drain = 0;
+        c->h->drained(c); /* may write more: flushed on the next round */
+        if (c->closed) return;
+    }
+    if (was_full && !c->out_full && reading_allowed(c) && c->ssl && SSL_pending(c->ssl) > 0)
+        vn_loop_defer(c->loop, resume_read, c);
     if (c->out.len == 0) {
-        /* Idle connections keep no output buffer. */
-        vn_buf_free(&c->out);
         if (c->tls_pending) {
             begin_tls(c);
             return;
@@ -152,8 +304,8 @@ static void flush_now(vn_conn_t *c)
              * and discard until the peer closes too, for a short while. */
             c->lingering = 1;
             c->read_paused = 0;
-            vn_io_set(c->loop, &c->io, EPOLLIN);
-            vn_timer_start(c->loop, &c->linger, 2000, on_linger_timeout);
+            update_events(c);
+            vn_timer_start(c->loop, &c->timer, LINGER_MS, on_timer);
             return;
         }
     }
@@ -165,24 +317,78 @@ static void do_flush(void *arg)
     vn_conn_t *c = arg;
     c->flush_scheduled = 0;
     if (c->closed || c->released || c->handshaking) return;
+    if (c->overflowed && !c->closing) {
+        /* The peer is not reading: what is queued will not reach it in
+         * time. Drop it now (that is the memory) and let the owner end the
+         * stream; stream management keeps the stanzas themselves. */
+        c->overflowed = 0;
+        stats.out_overflows++;
+        size_t dropped = c->out.len;
+        out_drop(c);
+        if (c->stalling) {
+            c->stalling = 0;
+            vn_timer_stop(c->loop, &c->timer);
+        }
+        set_out_full(c, 0);
+        vn_info("%s: output not read (%zu bytes queued), ending the stream", c->peer, dropped);
+        c->h->overflow(c, "output not read");
+        if (c->closed) return;
+    }
     flush_now(c);
 }
 
-void vn_conn_write(vn_conn_t *c, const void *data, size_t len)
+static void schedule_flush(vn_conn_t *c)
 {
-    if (c->closed || c->closing) return;
-    vn_buf_append(&c->out, data, len);
     if (!c->flush_scheduled) {
         c->flush_scheduled = 1;
         vn_loop_defer(c->loop, do_flush, c);
     }
 }
 
+void vn_conn_overflow(vn_conn_t *c)
+{
+    if (c->closed || c->closing) return;
+    c->overflowed = 1;
+    schedule_flush(c);
+}
+
+void vn_conn_write(vn_conn_t *c, const void *data, size_t len)
+{
+    if (c->closed || c->closing || c->overflowed) return;
+    out_append(c, data, len);
+    check_bounds(c);
+    schedule_flush(c);
+}
+
+static void on_shape_timer(vn_timer_t *t);
+
+/* Input shaping: a token bucket of lim->burst bytes refilled at lim->rate
+ * bytes per second. Returns 0 when reading must wait. */
+static int shape_allows(vn_conn_t *c)
+{
+    const vn_conn_limits_t *lim = c->lim;
+    if (!lim || !lim->rate) return 1;
+    uint64_t now = vn_loop_now(c->loop);
+    if (now > c->tokens_ms) {
+        c->tokens += (int64_t)((now - c->tokens_ms) * lim->rate / 1000);
+        if (c->tokens > (int64_t)lim->burst) c->tokens = (int64_t)lim->burst;
+        c->tokens_ms = now;
+    }
+    if (c->tokens > 0) return 1;
+    uint64_t wait = (uint64_t)(1 - c->tokens) * 1000 / lim->rate + 1;
+    c->shaped = 1;
+    stats.shaped_pauses++;
+    update_events(c);
+    vn_timer_start(c->loop, &c->shape_timer, wait, on_shape_timer);
+    return 0;
+}
+
 static void read_some(vn_conn_t *c)
 {
     /* A few reads per wake-up, then yield to other connections; level-
      * triggered epoll brings us back for the rest. */
-    for (int i = 0; i < 4 && !c->read_paused && !c->throttled && !c->closed && !c->closing; i++) {
+    for (int i = 0; i < 4 && reading_allowed(c) && !c->closed && !c->closing; i++) {
+        if (!shape_allows(c)) return;
         ssize_t n;
         if (c->ssl) {
             ERR_clear_error();
@@ -212,6 +418,7 @@ static void read_some(vn_conn_t *c)
             }
         }
         c->bytes_in += (uint64_t)n;
+        c->tokens -= n;
         c->h->data(c, read_buf, (size_t)n);
         /* STARTTLS: the rest of this read predates the handshake; drop it. */
         if (c->tls_pending || c->handshaking) return;
@@ -241,7 +448,7 @@ static void on_io(vn_io_t *io, uint32_t events)
         if (c->closed) return;
     }
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-        if (c->read_paused || c->throttled) {
+        if (!reading_allowed(c)) {
             if (events & (EPOLLHUP | EPOLLERR)) report_closed(c, "connection reset");
             return;
         }
@@ -258,8 +465,19 @@ static void on_io(vn_io_t *io, uint32_t events)
 static void resume_read(void *arg)
 {
     vn_conn_t *c = arg;
-    if (c->closed || c->released || c->read_paused || c->throttled) return;
+    if (c->closed || c->released || !reading_allowed(c)) return;
     read_some(c);
+}
+
+static void on_shape_timer(vn_timer_t *t)
+{
+    vn_conn_t *c = (vn_conn_t *)((char *)t - offsetof(vn_conn_t, shape_timer));
+    if (!c->shaped || c->closed) return;
+    c->shaped = 0;
+    update_events(c);
+    /* TLS may hold decrypted bytes that epoll will never announce. */
+    if (reading_allowed(c) && c->ssl && SSL_pending(c->ssl) > 0)
+        vn_loop_defer(c->loop, resume_read, c);
 }
 
 void vn_conn_pause(vn_conn_t *c, int paused)
@@ -268,8 +486,8 @@ void vn_conn_pause(vn_conn_t *c, int paused)
     if ((int)c->read_paused == paused) return;
     c->read_paused = paused ? 1 : 0;
     update_events(c);
-    /* TLS may hold decrypted bytes that epoll will never announce. */
-    if (!paused && c->ssl && SSL_pending(c->ssl) > 0) vn_loop_defer(c->loop, resume_read, c);
+    if (!paused && reading_allowed(c) && c->ssl && SSL_pending(c->ssl) > 0)
+        vn_loop_defer(c->loop, resume_read, c);
 }
 
 void vn_conn_throttle(vn_conn_t *c, int on)
@@ -277,7 +495,7 @@ void vn_conn_throttle(vn_conn_t *c, int on)
     if (c->closed || (int)c->throttled == on) return;
     c->throttled = on ? 1 : 0;
     update_events(c);
-    if (!on && !c->read_paused && c->ssl && SSL_pending(c->ssl) > 0)
+    if (!on && reading_allowed(c) && c->ssl && SSL_pending(c->ssl) > 0)
         vn_loop_defer(c->loop, resume_read, c);
 }
 
@@ -288,17 +506,22 @@ void vn_conn_close(vn_conn_t *c, const char *reason)
     c->closing = 1;
     c->read_paused = 0;
     c->throttled = 0;
-    if (!c->flush_scheduled) {
-        c->flush_scheduled = 1;
-        vn_loop_defer(c->loop, do_flush, c);
-    }
+    c->shaped = 0;
+    set_out_full(c, 0);
+    vn_timer_stop(c->loop, &c->shape_timer);
+    /* Bounded: a peer that never reads must not keep us forever. */
+    c->stalling = 0;
+    vn_timer_start(c->loop, &c->timer, CLOSE_DEADLINE_MS, on_timer);
+    schedule_flush(c);
 }
 
 void vn_conn_release(vn_conn_t *c)
 {
     if (c->released) return;
     c->released = 1;
-    vn_timer_stop(c->loop, &c->linger);
+    set_out_full(c, 0);
+    vn_timer_stop(c->loop, &c->timer);
+    vn_timer_stop(c->loop, &c->shape_timer);
     if (!c->closed) {
         c->closed = 1;
         vn_io_stop(c->loop, &c->io);
@@ -307,5 +530,5 @@ void vn_conn_release(vn_conn_t *c)
     c->ssl = NULL;
     if (c->io.fd >= 0) close(c->io.fd);
     c->io.fd = -1;
-    vn_buf_free(&c->out);
+    out_drop(c);
 }

@@ -64,8 +64,8 @@ int vn_tls_generate_selfsigned(const char *const *domains, int ndomains, const c
     X509_gmtime_adj(X509_getm_notAfter(x), 10L * 365 * 24 * 3600);
     X509_set_pubkey(x, pkey);
     X509_NAME *name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)domains[0], -1,
-                               -1, 0);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)domains[0], -1, -1,
+                               0);
     X509_set_issuer_name(x, name);
     char san[4096] = "";
     size_t off = 0;

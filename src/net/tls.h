@@ -17,7 +17,7 @@ int vn_tls_generate_selfsigned(const char *const *domains, int ndomains, const c
 
 /* Channel binding data for SCRAM -PLUS. Return the length written, or 0 when
  * the binding type is not available on this connection. out must hold 64 bytes. */
-size_t vn_tls_cb_exporter(SSL *ssl, uint8_t *out);          /* RFC 9266 */
-size_t vn_tls_cb_server_end_point(SSL *ssl, uint8_t *out);  /* RFC 5929 §4 */
+size_t vn_tls_cb_exporter(SSL *ssl, uint8_t *out);         /* RFC 9266 */
+size_t vn_tls_cb_server_end_point(SSL *ssl, uint8_t *out); /* RFC 5929 §4 */
 
 #endif

@@ -26,6 +26,54 @@ int vn_server_domain_index(const vn_server_t *srv, const char *d)
     return -1;
 }
 
+void vn_server_apply_limits(vn_server_t *srv)
+{
+    const vn_config_t *c = &srv->cfg;
+    /* One knob per phase: reading stops at a quarter of max_output (the
+     * client is not reading fast enough for what it asks), the stall clock
+     * runs above it, and sixteen times it ends the connection at once. */
+    srv->c2s_limits = (vn_conn_limits_t){
+        .out_high = c->max_output / 4,
+        .out_max = c->max_output,
+        .out_stall_ms = (uint64_t)c->output_timeout * 1000,
+        .out_hard = c->max_output * 16,
+        .rate = c->rate,
+        .burst = c->burst,
+    };
+    srv->preauth_limits = srv->c2s_limits;
+    srv->preauth_limits.out_high = c->max_output_preauth / 4;
+    srv->preauth_limits.out_max = c->max_output_preauth;
+    srv->preauth_limits.out_hard = c->max_output_preauth * 16;
+    vn_net_set_output_budget(c->output_budget);
+}
+
+void vn_server_metrics(const vn_server_t *srv, vn_buf_t *out)
+{
+    const vn_net_stats_t *n = vn_net_stats();
+    vn_buf_printf(
+        out,
+        "# HELP vestnik_sessions Client connections and detached sessions.\n"
+        "# TYPE vestnik_sessions gauge\nvestnik_sessions %d\n"
+        "# HELP vestnik_output_bytes Unsent output queued on all connections.\n"
+        "# TYPE vestnik_output_bytes gauge\nvestnik_output_bytes %llu\n"
+        "# HELP vestnik_output_budget_bytes Budget for unsent output (0: none).\n"
+        "# TYPE vestnik_output_budget_bytes gauge\nvestnik_output_budget_bytes %llu\n"
+        "# HELP vestnik_output_paused Connections not read because their output is not drained.\n"
+        "# TYPE vestnik_output_paused gauge\nvestnik_output_paused %llu\n"
+        "# HELP vestnik_output_overflows_total Connections ended because they did not read.\n"
+        "# TYPE vestnik_output_overflows_total counter\nvestnik_output_overflows_total %llu\n"
+        "# HELP vestnik_close_timeouts_total Closes forced because output did not drain.\n"
+        "# TYPE vestnik_close_timeouts_total counter\nvestnik_close_timeouts_total %llu\n"
+        "# HELP vestnik_input_shaped_total Times input shaping paused a connection.\n"
+        "# TYPE vestnik_input_shaped_total counter\nvestnik_input_shaped_total %llu\n"
+        "# HELP vestnik_store_queue Storage jobs waiting.\n"
+        "# TYPE vestnik_store_queue gauge\nvestnik_store_queue %zu\n",
+        srv->nsessions, (unsigned long long)n->out_bytes, (unsigned long long)n->out_budget,
+        (unsigned long long)n->out_paused, (unsigned long long)n->out_overflows,
+        (unsigned long long)n->close_timeouts, (unsigned long long)n->shaped_pauses,
+        vn_pool_pending(srv->store_pool));
+}
+
 /* The store is touched only by the storage pool's single thread; work()
  * callbacks reach it through vn_store_of(). */
 static vn_store_t *g_store;
@@ -40,6 +88,7 @@ void vn_store_submit(vn_server_t *srv, vn_work_t *w, void (*work)(vn_work_t *),
                      void (*done)(vn_work_t *))
 {
     g_store = srv->store;
+    srv->store_submits++;
     vn_pool_submit(srv->store_pool, w, work, done);
 }
 
@@ -65,7 +114,8 @@ static int listen_on(const char *spec, char **err)
         h++;
         h[strlen(h) - 1] = '\0';
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
     int rc = getaddrinfo(h[0] ? h : NULL, colon + 1, &hints, &ai);

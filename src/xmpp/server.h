@@ -19,6 +19,7 @@
 #include "core/config.h"
 #include "core/loop.h"
 #include "core/workpool.h"
+#include "net/conn.h"
 #include "store/store.h"
 #include "xmpp/stanza.h"
 
@@ -35,7 +36,7 @@ typedef struct vn_throttle vn_throttle_t;
 struct vn_user {
     char *bare; /* "local@domain", normalised */
     vn_jid_t jid;
-    vn_session_t *sessions; /* linked through vn_session_t.next_of_user */
+    vn_session_t *sessions;    /* linked through vn_session_t.next_of_user */
     void *slot[VN_USER_SLOTS]; /* per-module data (see vn_user_slot_alloc) */
 };
 
@@ -50,11 +51,16 @@ struct vn_server {
     int ndomains;
     vn_map_t *users; /* bare JID -> vn_user_t */
     vn_throttle_t *throttle;
+    vn_conn_limits_t preauth_limits; /* c2s before authentication */
+    vn_conn_limits_t c2s_limits;     /* c2s once authenticated */
+    uint64_t store_submits;          /* storage jobs submitted, ever */
+    vn_timer_t store_throttle_timer; /* storage back-pressure (session.c) */
+    int store_throttling;
     struct vn_listener {
         vn_io_t io; /* first: the loop hands us the vn_io_t */
         vn_server_t *srv;
         int direct_tls;
-    } listeners[2]; /* [0] STARTTLS, [1] direct TLS (XEP-0368) */
+    } listeners[2];             /* [0] STARTTLS, [1] direct TLS (XEP-0368) */
     vn_session_t *all_sessions; /* every connection, for shutdown */
     unsigned long long next_id;
     int shutting_down;
@@ -66,6 +72,11 @@ typedef struct vn_listener vn_listener_t;
 /* Opens the configured c2s ports. Returns 0, or -1 with a malloc'd *err. */
 int vn_server_listen(vn_server_t *srv, char **err);
 void vn_server_stop_listening(vn_server_t *srv);
+
+/* Derives the connection limits from the configuration (net/conn.h). */
+void vn_server_apply_limits(vn_server_t *srv);
+/* Appends the server's metrics in the Prometheus text format. */
+void vn_server_metrics(const vn_server_t *srv, vn_buf_t *out);
 
 /* Index of the served domain, or -1. d must be normalised. */
 int vn_server_domain_index(const vn_server_t *srv, const char *d);

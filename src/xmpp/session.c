@@ -16,16 +16,19 @@
 static void on_data(vn_conn_t *c, const char *data, size_t len);
 static void on_tls_ready(vn_conn_t *c);
 static void on_closed(vn_conn_t *c, const char *reason);
+static void on_overflow(vn_conn_t *c, const char *why);
+static void on_drained(vn_conn_t *c);
 static void on_stream_open(void *ud, const char *ns, const char *name, const char *default_ns,
                            const vn_xattr_t *attrs);
 static void on_stanza(void *ud, vn_xnode_t *node, vn_arena_t *arena);
 static void on_stream_close(void *ud);
 
-static const vn_conn_handler_t conn_handler = {on_data, on_tls_ready, on_closed};
+static const vn_conn_handler_t conn_handler = {on_data, on_tls_ready, on_closed, on_overflow,
+                                               on_drained};
 static const vn_xml_callbacks_t xml_callbacks = {on_stream_open, on_stanza, on_stream_close};
 
 static void on_auth_timeout(vn_timer_t *t);
-static void maybe_throttle(vn_session_t *s);
+static void maybe_throttle(vn_session_t *s, uint64_t submits_before);
 
 vn_session_t *vn_session_new(vn_server_t *srv, int fd, int direct_tls, const char *peer)
 {
@@ -36,6 +39,7 @@ vn_session_t *vn_session_new(vn_server_t *srv, int fd, int direct_tls, const cha
     s->domain_idx = -1;
     s->id = ++srv->next_id;
     vn_conn_init(&s->conn, srv->loop, fd, &conn_handler);
+    vn_conn_set_limits(&s->conn, &srv->preauth_limits);
     snprintf(s->conn.peer, sizeof(s->conn.peer), "%s", peer);
     vn_xml_limits_t lim = {srv->cfg.max_stanza_size, srv->cfg.max_depth, srv->cfg.max_attributes};
     s->parser = vn_xml_parser_new(&lim, &xml_callbacks, s);
@@ -106,26 +110,68 @@ void vn_stanza_list_append(vn_buf_t *list, const char *xml, size_t len)
     vn_buf_append(list, xml, len);
 }
 
-static void send_list(vn_session_t *s, const vn_buf_t *list)
+/* Writes one stanza now and tells the hooks (stream management counts it). */
+static void write_stanza(vn_session_t *s, const char *xml, size_t len)
 {
-    for (size_t off = 0; off + sizeof(uint32_t) <= list->len;) {
+    if (!s->conn_closed) vn_conn_write(&s->conn, xml, len);
+    vn_sent_t ev = {s, xml, len};
+    vn_hook_run(s->srv, VN_HOOK_SENT, &ev);
+}
+
+/* Writes held stanzas while the connection has room; the rest waits for
+ * on_drained(). Without a connection (lost, or closing) everything goes
+ * through the hooks at once, so stream management keeps it. */
+static void pump_held(vn_session_t *s)
+{
+    while (s->held_off + sizeof(uint32_t) <= s->held.len) {
+        if (!s->conn_closed && !s->closing && !vn_conn_has_room(&s->conn)) {
+            vn_conn_want_drain(&s->conn);
+            return;
+        }
         uint32_t n;
-        memcpy(&n, list->data + off, sizeof(n));
-        off += sizeof(n);
-        vn_session_send_stanza_raw(s, list->data + off, n);
-        off += n;
+        memcpy(&n, s->held.data + s->held_off, sizeof(n));
+        const char *xml = s->held.data + s->held_off + sizeof(n);
+        s->held_off += sizeof(n) + n;
+        write_stanza(s, xml, n);
+        if (!s->releasing) return; /* the session ended meanwhile */
     }
+    vn_buf_free(&s->held);
+    s->held_off = 0;
+    s->releasing = 0;
+}
+
+static void on_drained(vn_conn_t *c)
+{
+    vn_session_t *s = (vn_session_t *)c;
+    if (s->releasing && !s->output_held) pump_held(s);
 }
 
 void vn_session_release_output_after(vn_session_t *s, const vn_buf_t *first)
 {
     if (!s->output_held) return;
     s->output_held = 0;
-    vn_buf_t held = s->held;
-    s->held = (vn_buf_t)VN_BUF_INIT;
-    if (first) send_list(s, first);
-    send_list(s, &held);
-    vn_buf_free(&held);
+    if (first && first->len) {
+        /* first, then whatever is still queued, in that order */
+        vn_buf_t merged = VN_BUF_INIT;
+        vn_buf_append(&merged, first->data, first->len);
+        vn_buf_append(&merged, s->held.data + s->held_off, s->held.len - s->held_off);
+        vn_buf_free(&s->held);
+        s->held = merged;
+        s->held_off = 0;
+    }
+    if (s->held.len == s->held_off) {
+        vn_buf_free(&s->held);
+        s->held_off = 0;
+        s->releasing = 0;
+        return;
+    }
+    /* Live stanzas may queue behind the backlog, but no further than the
+     * connection's own hard bound would let them. */
+    const vn_conn_limits_t *lim = s->conn.lim;
+    s->held_limit =
+        s->held.len - s->held_off + (lim && lim->out_hard ? lim->out_hard : SIZE_MAX / 2);
+    s->releasing = 1;
+    pump_held(s);
 }
 
 void vn_session_release_output(vn_session_t *s)
@@ -136,13 +182,14 @@ void vn_session_release_output(vn_session_t *s)
 void vn_session_send_stanza_raw(vn_session_t *s, const char *xml, size_t len)
 {
     if (s->closing) return;
-    if (s->output_held) {
+    if (s->output_held || s->releasing) {
         vn_stanza_list_append(&s->held, xml, len);
+        if (s->releasing && !s->output_held && s->held.len - s->held_off > s->held_limit &&
+            !s->conn_closed)
+            vn_conn_overflow(&s->conn); /* the client does not keep up */
         return;
     }
-    if (!s->conn_closed) vn_conn_write(&s->conn, xml, len);
-    vn_sent_t ev = {s, xml, len};
-    vn_hook_run(s->srv, VN_HOOK_SENT, &ev);
+    write_stanza(s, xml, len);
 }
 
 /* One serialisation buffer per thread, reused for every stanza. */
@@ -202,6 +249,16 @@ static void new_stream_id(vn_session_t *s)
 /* Takes the session out of the router (presence unavailable etc.). */
 static void leave(vn_session_t *s)
 {
+    /* Held output the client never got: through the hooks, unwritten, so
+     * that stream management hands it to offline storage. */
+    if (s->held.len > s->held_off && s->in_router) {
+        s->output_held = 0;
+        s->releasing = 1;
+        unsigned cc = s->conn_closed;
+        s->conn_closed = 1; /* not written: the stream is ending */
+        pump_held(s);
+        s->conn_closed = cc;
+    }
     if (s->in_router) {
         vn_hook_run(s->srv, VN_HOOK_SESSION_END, s);
         vn_router_remove(s->srv, s);
@@ -249,6 +306,8 @@ static void on_closed(vn_conn_t *c, const char *reason)
 {
     vn_session_t *s = (vn_session_t *)c;
     s->conn_closed = 1;
+    /* A backlog being written goes to the hooks (stream management) now. */
+    if (s->releasing && !s->output_held) pump_held(s);
     if (!s->closing && s->state == VN_SS_READY && s->in_router &&
         vn_hook_run(s->srv, VN_HOOK_CONN_LOST, s) == VN_HOLD) {
         /* Kept for resumption: the connection's resources go now, the
@@ -270,6 +329,30 @@ static void on_closed(vn_conn_t *c, const char *reason)
     }
     vn_timer_stop(s->srv->loop, &s->timer);
     vn_session_unref(s);
+}
+
+/* The client stopped reading its stream (net/conn.h: output bounds). A bound
+ * session ends like a lost connection: with stream management it waits for
+ * resumption and keeps every unacknowledged stanza, otherwise it ends and
+ * its messages are in the archive. */
+static void on_overflow(vn_conn_t *c, const char *why)
+{
+    vn_session_t *s = (vn_session_t *)c;
+    if (s->closing || s->conn_closed) return;
+    if (s->state != VN_SS_READY || !s->in_router) {
+        vn_session_stream_error(s, "policy-violation", "the client does not read its stream");
+        return;
+    }
+    vn_info("session %llu (%s): %s, closing the connection", s->id, s->full, why);
+    static const char err[] = "<stream:error><resource-constraint xmlns='" VN_NS_STREAM_ERR
+                              "'/><text xmlns='" VN_NS_STREAM_ERR
+                              "'>the client does not read its stream</text></stream:error>"
+                              "</stream:stream>";
+    vn_conn_write(&s->conn, err, sizeof(err) - 1);
+    /* Not vn_session_close(): on_closed() then decides, as for any lost
+     * connection, whether the session is kept for resumption. */
+    if (s->in_parser) vn_xml_parser_stop(s->parser);
+    vn_conn_close(&s->conn, why);
 }
 
 void vn_session_end_detached(vn_session_t *s)
@@ -338,18 +421,25 @@ static void on_idle_timer(vn_timer_t *t)
 static const char *xml_error_condition(vn_xml_error_t e)
 {
     switch (e) {
-    case VN_XERR_RESTRICTED: return "restricted-xml";
-    case VN_XERR_POLICY: return "policy-violation";
-    case VN_XERR_BAD_FORMAT: return "bad-format";
-    default: return "not-well-formed";
+    case VN_XERR_RESTRICTED:
+        return "restricted-xml";
+    case VN_XERR_POLICY:
+        return "policy-violation";
+    case VN_XERR_BAD_FORMAT:
+        return "bad-format";
+    default:
+        return "not-well-formed";
     }
 }
 
 static void after_parse(vn_session_t *s, vn_xml_status_t st)
 {
     switch (st) {
-    case VN_XML_OK: break;
-    case VN_XML_SUSPENDED: vn_conn_pause(&s->conn, 1); break;
+    case VN_XML_OK:
+        break;
+    case VN_XML_SUSPENDED:
+        vn_conn_pause(&s->conn, 1);
+        break;
     case VN_XML_ERROR:
         vn_session_stream_error(s, xml_error_condition(vn_xml_parser_error(s->parser)),
                                 vn_xml_parser_error_text(s->parser));
@@ -374,11 +464,12 @@ static void on_data(vn_conn_t *c, const char *data, size_t len)
     vn_session_t *s = (vn_session_t *)c;
     if (s->closing) return;
     s->last_input_ms = vn_loop_now(s->srv->loop);
+    uint64_t submits = s->srv->store_submits;
     s->in_parser = 1;
     vn_xml_status_t st = vn_xml_parser_feed(s->parser, data, len);
     s->in_parser = 0;
     after_parse(s, st);
-    if (s->state == VN_SS_READY) maybe_throttle(s);
+    if (s->state == VN_SS_READY) maybe_throttle(s, submits);
     if (s->state == VN_SS_READY && s->srv->cfg.idle_timeout > 0 && !s->closing)
         vn_timer_start(s->srv->loop, &s->timer, (uint64_t)s->srv->cfg.idle_timeout * 1000,
                        on_idle_timer);
@@ -389,8 +480,7 @@ int vn_sessions_trim_idle(vn_server_t *srv, uint64_t idle_ms)
     uint64_t now = vn_loop_now(srv->loop);
     int n = 0;
     for (vn_session_t *s = srv->all_sessions; s; s = s->next_all) {
-        if (s->closing || !s->parser || s->state != VN_SS_READY ||
-            now - s->last_input_ms < idle_ms)
+        if (s->closing || !s->parser || s->state != VN_SS_READY || now - s->last_input_ms < idle_ms)
             continue;
         n += vn_xml_parser_release_idle(s->parser);
     }
@@ -398,13 +488,12 @@ int vn_sessions_trim_idle(vn_server_t *srv, uint64_t idle_ms)
 }
 
 /* Back-pressure: when storage falls behind (every message may cause
- * archive and offline writes), stop reading from clients until the queue
- * drains, instead of letting it grow without bound. */
+ * archive and offline writes), stop reading from the clients whose input
+ * caused storage writes until the queue drains, instead of letting it grow
+ * without bound. Sessions whose input needs no storage (pings, presence to
+ * nobody offline) keep being read. */
 #define STORE_QUEUE_HIGH 4000
 #define STORE_QUEUE_LOW 1000
-
-static vn_timer_t throttle_timer;
-static int throttling;
 
 static void throttle_check(vn_timer_t *t)
 {
@@ -413,21 +502,24 @@ static void throttle_check(vn_timer_t *t)
         vn_timer_start(srv->loop, t, 2, throttle_check);
         return;
     }
-    throttling = 0;
+    srv->store_throttling = 0;
     for (vn_session_t *s = srv->all_sessions; s; s = s->next_all)
         if (s->conn.throttled) vn_conn_throttle(&s->conn, 0);
 }
 
-static void maybe_throttle(vn_session_t *s)
+static void maybe_throttle(vn_session_t *s, uint64_t submits_before)
 {
     vn_server_t *srv = s->srv;
-    if (vn_pool_pending(srv->store_pool) <= STORE_QUEUE_HIGH || s->conn_closed) return;
+    if (srv->store_submits == submits_before || s->conn_closed ||
+        vn_pool_pending(srv->store_pool) <= STORE_QUEUE_HIGH)
+        return;
     vn_conn_throttle(&s->conn, 1);
-    if (!throttling) {
-        throttling = 1;
-        vn_debug("storage queue above %d jobs: throttling client input", STORE_QUEUE_HIGH);
-        throttle_timer.cb_data = srv;
-        vn_timer_start(srv->loop, &throttle_timer, 2, throttle_check);
+    if (!srv->store_throttling) {
+        srv->store_throttling = 1;
+        vn_debug("storage queue above %d jobs: throttling the clients that write",
+                 STORE_QUEUE_HIGH);
+        srv->store_throttle_timer.cb_data = srv;
+        vn_timer_start(srv->loop, &srv->store_throttle_timer, 2, throttle_check);
     }
 }
 
@@ -435,10 +527,12 @@ void vn_session_resume(vn_session_t *s)
 {
     if (!vn_session_alive(s) || s->conn_closed || !vn_xml_parser_suspended(s->parser)) return;
     vn_conn_pause(&s->conn, 0);
+    uint64_t submits = s->srv->store_submits;
     s->in_parser = 1;
     vn_xml_status_t st = vn_xml_parser_resume(s->parser);
     s->in_parser = 0;
     after_parse(s, st);
+    if (s->state == VN_SS_READY) maybe_throttle(s, submits);
 }
 
 static void on_tls_ready(vn_conn_t *c)
@@ -468,6 +562,7 @@ void vn_session_auth_succeeded(vn_session_t *s, const char *local)
     s->bare = vn_xmalloc(n);
     snprintf(s->bare, n, "%s@%s", local, domain);
     vn_info("session %llu: %s authenticated from %s", s->id, s->bare, s->conn.peer);
+    vn_conn_set_limits(&s->conn, &s->srv->c2s_limits);
     s->state = VN_SS_AUTHED; /* the header handler checks this after restart */
     restart_stream(s);
     s->state = VN_SS_AUTHED;
@@ -500,9 +595,12 @@ static void on_stream_open(void *ud, const char *ns, const char *name, const cha
     const char *to = NULL, *from = NULL, *version = NULL;
     for (const vn_xattr_t *a = attrs; a; a = a->next) {
         if (a->ns) continue;
-        if (!strcmp(a->name, "to")) to = a->value;
-        else if (!strcmp(a->name, "from")) from = a->value;
-        else if (!strcmp(a->name, "version")) version = a->value;
+        if (!strcmp(a->name, "to"))
+            to = a->value;
+        else if (!strcmp(a->name, "from"))
+            from = a->value;
+        else if (!strcmp(a->name, "version"))
+            version = a->value;
     }
     new_stream_id(s);
     /* RFC 6120 §4.7.1: a 'from' we echo back as 'to' only when it is a JID. */
@@ -526,7 +624,8 @@ static void on_stream_open(void *ud, const char *ns, const char *name, const cha
         return;
     }
     if (strcmp(default_ns, VN_NS_CLIENT) != 0) {
-        vn_session_stream_error(s, "invalid-namespace", "the default namespace must be jabber:client");
+        vn_session_stream_error(s, "invalid-namespace",
+                                "the default namespace must be jabber:client");
         return;
     }
     if (!to) {

@@ -17,10 +17,10 @@
 #include "xmpp/server.h"
 
 typedef enum {
-    VN_SS_HEADER, /* waiting for the stream header */
+    VN_SS_HEADER,   /* waiting for the stream header */
     VN_SS_FEATURES, /* header received, negotiating (TLS, SASL) */
-    VN_SS_AUTHED, /* authenticated, waiting for bind */
-    VN_SS_READY,  /* resource bound */
+    VN_SS_AUTHED,   /* authenticated, waiting for bind */
+    VN_SS_READY,    /* resource bound */
 } vn_session_state_t;
 
 struct vn_sasl;
@@ -32,12 +32,12 @@ struct vn_session {
     vn_session_state_t state;
     int refs;
     unsigned direct_tls : 1;
-    unsigned closing : 1;      /* vn_session_close() was called */
-    unsigned conn_closed : 1;  /* the connection is gone */
+    unsigned closing : 1;     /* vn_session_close() was called */
+    unsigned conn_closed : 1; /* the connection is gone */
     unsigned freed_scheduled : 1;
     unsigned in_router : 1;
-    unsigned available : 1;    /* sent initial presence (RFC 6121 §4.2) */
-    unsigned interested : 1;   /* requested the roster (RFC 6121 §2.1.6) */
+    unsigned available : 1;  /* sent initial presence (RFC 6121 §4.2) */
+    unsigned interested : 1; /* requested the roster (RFC 6121 §2.1.6) */
     unsigned stream_open_sent : 1;
     unsigned in_parser : 1;       /* inside a parser callback */
     unsigned pending_restart : 1; /* reset the parser once it returns */
@@ -46,22 +46,25 @@ struct vn_session {
     char *bind_id;                /* id of the pending bind request */
     int bind_holds;               /* VN_HOOK_BIND holders yet to call vn_session_bind_done() */
     unsigned output_held : 1;     /* queue output (e.g. while offline messages load) */
+    unsigned releasing : 1;       /* held output is written as the connection drains */
     unsigned detached : 1;        /* connection lost, kept for resumption (XEP-0198) */
-    vn_buf_t held;                /* output queued while held */
+    vn_buf_t held;                /* output queued while held or releasing */
+    size_t held_off;              /* bytes of held already written */
+    size_t held_limit;            /* held may not grow past this while releasing */
     int domain_idx;
     int priority;
     unsigned long long id;
     char stream_id[24];
-    vn_jid_t jid;  /* bound full JID (malloc'd parts); local NULL before auth */
-    char *bare;    /* "local@domain" after auth */
-    char *full;    /* full JID string after bind */
+    vn_jid_t jid; /* bound full JID (malloc'd parts); local NULL before auth */
+    char *bare;   /* "local@domain" after auth */
+    char *full;   /* full JID string after bind */
     vn_user_t *user;
     vn_session_t *next_of_user;
     vn_session_t *next_all, *prev_all;
     struct vn_sasl *sasl; /* during authentication only */
     vn_timer_t timer;     /* auth timeout, then idle timeout */
     uint64_t last_input_ms;
-    uint32_t stanzas_in;  /* stanzas received from the client (XEP-0198 h) */
+    uint32_t stanzas_in;       /* stanzas received from the client (XEP-0198 h) */
     void *slot[VN_USER_SLOTS]; /* per-module session data */
 };
 
@@ -92,7 +95,10 @@ void vn_session_resume(vn_session_t *s);
 void vn_session_bind_done(vn_session_t *s);
 
 /* Queues everything sent to the session until released, so that
- * something fetched from storage can be written first, in order. */
+ * something fetched from storage can be written first, in order. Release
+ * writes the queue as fast as the client reads it (a resumption or an
+ * offline backlog may be far larger than the connection's output bound);
+ * stanzas sent meanwhile queue behind it. */
 void vn_session_hold_output(vn_session_t *s);
 void vn_session_release_output(vn_session_t *s);
 /* Releases held output, sending the stanzas of `first` before it. */

@@ -28,6 +28,7 @@ typedef struct vn_stanza {
     vn_jid_t from;    /* always set when routed */
     vn_jid_t to;      /* to.domain NULL when the stanza had no 'to' */
     struct vn_session *origin; /* the client session it came from, or NULL */
+    unsigned redelivery : 1;   /* accepted before (XEP-0198 unacknowledged) */
 } vn_stanza_t;
 
 vn_stanza_kind_t vn_stanza_kind_of(const vn_xnode_t *n);
