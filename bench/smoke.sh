@@ -66,6 +66,8 @@ log_level = warn
 [c2s]
 listen = 127.0.0.1:$port
 direct_tls = 127.0.0.1:$((port + 1))
+; no input shaping, as for the other servers
+rate = 0
 [auth]
 scram_iterations = 4096
 EOF
