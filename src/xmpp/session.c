@@ -154,7 +154,8 @@ void vn_session_release_output_after(vn_session_t *s, const vn_buf_t *first)
         /* first, then whatever is still queued, in that order */
         vn_buf_t merged = VN_BUF_INIT;
         vn_buf_append(&merged, first->data, first->len);
-        vn_buf_append(&merged, s->held.data + s->held_off, s->held.len - s->held_off);
+        if (s->held.len > s->held_off)
+            vn_buf_append(&merged, s->held.data + s->held_off, s->held.len - s->held_off);
         vn_buf_free(&s->held);
         s->held = merged;
         s->held_off = 0;
