@@ -26,7 +26,7 @@ typedef struct vn_server vn_server_t;
 typedef struct vn_session vn_session_t;
 typedef struct vn_user vn_user_t;
 typedef struct vn_map vn_map_t;
-typedef struct vn_throttle vn_throttle_t;
+typedef struct vn_login_throttle vn_login_throttle_t;
 
 #define VN_USER_SLOTS 16
 
@@ -49,7 +49,7 @@ struct vn_server {
     char *domains[VN_MAX_DOMAINS]; /* normalised (RFC 7622) */
     int ndomains;
     vn_map_t *users; /* bare JID -> vn_user_t */
-    vn_throttle_t *throttle;
+    vn_login_throttle_t *login_throttle; /* failed sign-ins, xmpp/login_throttle.h */
     struct vn_listener {
         vn_io_t io; /* first: the loop hands us the vn_io_t */
         vn_server_t *srv;
