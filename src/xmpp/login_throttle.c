@@ -31,6 +31,7 @@ typedef struct table {
     vn_map_t *map;
     item_t **heap;
     size_t len, cap, max;
+    size_t peak; /* highest len so far */
     uint64_t expired, evicted;
 } table_t;
 
@@ -101,6 +102,7 @@ static void table_insert(table_t *tb, item_t *it)
     }
     it->heap_index = tb->len;
     tb->heap[tb->len++] = it;
+    if (tb->len > tb->peak) tb->peak = tb->len;
     vn_map_put(tb->map, it->key, it);
     heap_fix(tb, it->heap_index);
 }
@@ -162,8 +164,12 @@ struct vn_login_throttle {
     uint8_t secret[32];
     uint64_t lockouts, refused;
     /* log rate limit */
-    uint64_t log_window_ms;
-    int log_used;
+    /* log rate limits: [0] failures and refusals, [1] lockouts, so that a
+     * flood of the first cannot hide the second */
+    struct log_limit {
+        uint64_t window_ms;
+        int used;
+    } log[2];
     uint64_t log_suppressed, log_suppressed_reported;
     /* sweep */
     vn_loop_t *loop;
@@ -354,18 +360,23 @@ static int refuses(vn_login_throttle_t *t, int tier, const char *key, uint64_t n
     return (uint64_t)e->level + e->inflight >= (uint64_t)tr->max_failures;
 }
 
-int vn_login_log_allow(vn_login_throttle_t *t, uint64_t now)
+static int log_allow(vn_login_throttle_t *t, struct log_limit *l, uint64_t now)
 {
-    if (now >= t->log_window_ms + LOG_WINDOW_MS) {
-        t->log_window_ms = now;
-        t->log_used = 0;
+    if (now >= l->window_ms + LOG_WINDOW_MS) {
+        l->window_ms = now;
+        l->used = 0;
     }
-    if (t->log_used < LOG_LINES_PER_WINDOW) {
-        t->log_used++;
+    if (l->used < LOG_LINES_PER_WINDOW) {
+        l->used++;
         return 1;
     }
     t->log_suppressed++;
     return 0;
+}
+
+int vn_login_log_allow(vn_login_throttle_t *t, uint64_t now)
+{
+    return log_allow(t, &t->log[0], now);
 }
 
 static void add_failure(vn_login_throttle_t *t, int tier, fail_entry_t *e, const char *addr,
@@ -383,7 +394,7 @@ static void add_failure(vn_login_throttle_t *t, int tier, fail_entry_t *e, const
      * locks again for twice as long. */
     e->level = (uint32_t)tr->max_failures - 1;
     t->lockouts++;
-    if (vn_log_enabled(VN_LOG_WARN) && vn_login_log_allow(t, now))
+    if (vn_log_enabled(VN_LOG_WARN) && log_allow(t, &t->log[1], now))
         vn_warn("login throttled by %s: address %s, account %s locked for %llus (lockout %u)",
                 tier_name[tier], tier == T_ACCOUNT ? "(any)" : addr,
                 tier == T_ADDRESS ? "(any)" : (account ? account : "?"), (unsigned long long)secs,
@@ -518,6 +529,7 @@ size_t vn_login_throttle_expire(vn_login_throttle_t *t, uint64_t now)
 void vn_login_throttle_stats(const vn_login_throttle_t *t, vn_login_stats_t *out)
 {
     out->entries = t->fails.len;
+    out->peak_entries = t->fails.peak;
     out->known_accounts = t->known.len;
     out->expired = t->fails.expired + t->known.expired;
     out->evicted = t->fails.evicted + t->known.evicted;
@@ -536,9 +548,9 @@ static void sweep(vn_timer_t *tm)
     if (t->fails.len != t->last_entries || t->known.len != t->last_known) {
         vn_login_stats_t st;
         vn_login_throttle_stats(t, &st);
-        vn_debug("login throttle: %zu keys, %zu known accounts (%llu expired, %llu evicted, "
-                 "%llu lockouts, %llu refused so far)",
-                 st.entries, st.known_accounts, (unsigned long long)st.expired,
+        vn_debug("login throttle: %zu keys (peak %zu), %zu known accounts (%llu expired, %llu "
+                 "evicted, %llu lockouts, %llu refused so far)",
+                 st.entries, st.peak_entries, st.known_accounts, (unsigned long long)st.expired,
                  (unsigned long long)st.evicted, (unsigned long long)st.lockouts,
                  (unsigned long long)st.refused);
         t->last_entries = t->fails.len;

@@ -92,6 +92,7 @@ typedef struct vn_login_ticket {
 
 typedef struct vn_login_stats {
     size_t entries;          /* failure keys held */
+    size_t peak_entries;     /* most failure keys held at once */
     size_t known_accounts;   /* accounts with known addresses */
     uint64_t expired;        /* keys forgotten by age (total) */
     uint64_t evicted;        /* keys dropped because a table was full (total) */
@@ -136,9 +137,10 @@ int vn_login_known_address(vn_login_throttle_t *t, const char *addr, const char 
 size_t vn_login_throttle_expire(vn_login_throttle_t *t, uint64_t now);
 void vn_login_throttle_stats(const vn_login_throttle_t *t, vn_login_stats_t *out);
 
-/* Rate limit for sign-in log lines (failures, lockouts): at most a few lines
- * per ten seconds; 1 when a line may be written now. Lines dropped are
- * counted and reported by the sweep timer. */
+/* Rate limit for sign-in log lines (failures, refusals): at most 10 lines
+ * per ten seconds; 1 when a line may be written now. Lockout lines have a
+ * budget of their own of the same size. Lines dropped are counted and
+ * reported by the sweep timer. */
 int vn_login_log_allow(vn_login_throttle_t *t, uint64_t now);
 
 /* The address as throttled: IPv4 (also IPv4-mapped IPv6) as is, IPv6

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "core/map.h"
 #include "core/mem.h"
 #include "net/tls.h"
 #include "xmpp/login_throttle.h"

@@ -272,6 +272,7 @@ static void test_table_is_bounded(void **state)
     vn_login_stats_t st;
     vn_login_throttle_stats(t, &st);
     assert_true(st.evicted >= 20000 * 3 - 500);
+    assert_int_equal(st.peak_entries, 500);
     assert_int_equal(attempt(t, "192.0.2.10", "ivan@example.org", 1, now + 2),
                      VN_LOGIN_LOCKED_PAIR);
     /* Long account names cost no more: keys are fixed-size digests. */
