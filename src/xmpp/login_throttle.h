@@ -13,10 +13,12 @@
  *            (vn_login_begin's known_device) still gets through, so an
  *            attacker cannot lock out a user who signs in from where she
  *            signed in before.
- * Each tier is a leaky bucket: a failure adds 1, the level drains by
- * max_failures per window. When a failure fills the bucket the key is locked
- * for lockout seconds, doubling with each lockout that follows within a
- * window of the previous one, never above max_lockout. While a key is locked,
+ * Each tier is a leaky bucket of max_failures failures, one of which is
+ * forgiven every window / max_failures seconds. The failure that fills the
+ * bucket locks the key for lockout seconds; afterwards one attempt is
+ * allowed, and its failure locks again for twice as long, never above
+ * max_lockout. The doubling restarts once the key is forgotten (bucket
+ * empty, and a window past the end of its last lockout). While a key is locked,
  * and while its level plus the attempts still in progress reaches
  * max_failures (so parallel connections cannot overshoot the limit), an
  * attempt is refused before any password is looked at, whether it is right
