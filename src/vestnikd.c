@@ -18,6 +18,7 @@
 #include "core/mem.h"
 #include "net/tls.h"
 #include "xmpp/jid.h"
+#include "xmpp/login_throttle.h"
 #include "xmpp/module.h"
 #include "xmpp/router.h"
 #include "xmpp/scram.h"
@@ -261,7 +262,10 @@ int main(int argc, char **argv)
     srv->store_pool = vn_pool_new(srv->loop, 1, "vn-store");
     vn_pool_set_batch(srv->store_pool, store_group_begin, store_group_commit, srv->store, 256);
     srv->hash_pool = vn_pool_new(srv->loop, srv->cfg.hash_threads, "vn-hash");
-    srv->throttle = vn_throttle_new();
+    vn_login_limits_t login_limits;
+    vn_login_limits_from_config(&srv->cfg, &login_limits);
+    srv->login_throttle = vn_login_throttle_new(&login_limits);
+    vn_login_throttle_start(srv->login_throttle, srv->loop);
     vn_server_apply_limits(srv);
     vn_router_init(srv);
     if (vn_modules_init(srv) < 0) return 1;
@@ -283,7 +287,8 @@ int main(int argc, char **argv)
     vn_pool_free(srv->hash_pool);
     vn_modules_fini(srv);
     vn_router_fini(srv);
-    vn_throttle_free(srv->throttle);
+    vn_login_throttle_free(srv->login_throttle);
+    srv->login_throttle = NULL;
     vn_store_close(srv->store);
     vn_io_stop(srv->loop, &signal_io);
     close(sfd);

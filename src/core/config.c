@@ -220,11 +220,47 @@ static int on_entry(void *user, const char *section, const char *name, const cha
         if (parse_long(value, 1024, 10000000, &n) < 0) goto bad;
         c->scram_iterations = (uint32_t)n;
     } else if (MATCH("auth", "max_failures")) {
-        if (parse_long(value, 1, 1000, &n) < 0) goto bad;
+        if (parse_long(value, 1, 1000000, &n) < 0) goto bad;
         c->max_failures = (int)n;
     } else if (MATCH("auth", "lockout")) {
         if (parse_long(value, 1, 86400, &n) < 0) goto bad;
         c->lockout = (int)n;
+    } else if (MATCH("auth", "failure_window")) {
+        if (parse_long(value, 1, 30 * 86400, &n) < 0) goto bad;
+        c->failure_window = (int)n;
+    } else if (MATCH("auth", "address_max_failures")) {
+        if (parse_long(value, 1, 1000000, &n) < 0) goto bad;
+        c->address_max_failures = (int)n;
+    } else if (MATCH("auth", "address_lockout")) {
+        if (parse_long(value, 1, 86400, &n) < 0) goto bad;
+        c->address_lockout = (int)n;
+    } else if (MATCH("auth", "address_window")) {
+        if (parse_long(value, 1, 30 * 86400, &n) < 0) goto bad;
+        c->address_window = (int)n;
+    } else if (MATCH("auth", "account_max_failures")) {
+        if (parse_long(value, 1, 1000000, &n) < 0) goto bad;
+        c->account_max_failures = (int)n;
+    } else if (MATCH("auth", "account_lockout")) {
+        if (parse_long(value, 1, 86400, &n) < 0) goto bad;
+        c->account_lockout = (int)n;
+    } else if (MATCH("auth", "account_window")) {
+        if (parse_long(value, 1, 30 * 86400, &n) < 0) goto bad;
+        c->account_window = (int)n;
+    } else if (MATCH("auth", "max_lockout")) {
+        if (parse_long(value, 1, 86400, &n) < 0) goto bad;
+        c->max_lockout = (int)n;
+    } else if (MATCH("auth", "throttle_max_entries")) {
+        if (parse_long(value, 100, 100000000, &n) < 0) goto bad;
+        c->throttle_max_entries = (size_t)n;
+    } else if (MATCH("auth", "known_addresses")) {
+        if (parse_long(value, 0, 64, &n) < 0) goto bad;
+        c->known_addresses = (int)n;
+    } else if (MATCH("auth", "known_address_age")) {
+        if (parse_long(value, 1, 365 * 86400, &n) < 0) goto bad;
+        c->known_address_age = (int)n;
+    } else if (MATCH("auth", "known_max_accounts")) {
+        if (parse_long(value, 100, 100000000, &n) < 0) goto bad;
+        c->known_max_accounts = (size_t)n;
     } else {
         snprintf(ctx->err, sizeof(ctx->err), "unknown key [%s] %s", section, name);
         return 0;
@@ -279,6 +315,18 @@ int vn_config_load(const char *path, vn_config_t *cfg, char **err)
     cfg->scram_iterations = 4096;
     cfg->max_failures = 5;
     cfg->lockout = 10;
+    cfg->failure_window = 900;
+    cfg->address_max_failures = 30;
+    cfg->address_lockout = 60;
+    cfg->address_window = 900;
+    cfg->account_max_failures = 100;
+    cfg->account_lockout = 60;
+    cfg->account_window = 3600;
+    cfg->max_lockout = 3600;
+    cfg->throttle_max_entries = 100000;
+    cfg->known_addresses = 4;
+    cfg->known_address_age = 14 * 86400;
+    cfg->known_max_accounts = 100000;
 
     parse_ctx_t ctx = {.cfg = cfg};
     int r = ini_parse(path, on_entry, &ctx);

@@ -65,8 +65,21 @@ typedef struct vn_config {
     int allow_plain;
     int strict_channel_binding; /* RFC 5802 §6: refuse gs2 "y" while -PLUS is offered */
     uint32_t scram_iterations;
-    int max_failures;
-    int lockout;
+    /* sign-in throttling, see xmpp/login_throttle.h */
+    int max_failures;         /* per (address, account) */
+    int lockout;              /* seconds, first pair lockout */
+    int failure_window;       /* seconds for the pair bucket to drain */
+    int address_max_failures; /* per address, any account */
+    int address_lockout;
+    int address_window;
+    int account_max_failures; /* per account, any address; known devices exempt */
+    int account_lockout;
+    int account_window;
+    int max_lockout;             /* cap of every doubling lockout */
+    size_t throttle_max_entries; /* failure keys kept */
+    int known_addresses;         /* recent successful addresses per account */
+    int known_address_age;       /* seconds */
+    size_t known_max_accounts;   /* accounts with known addresses */
 } vn_config_t;
 
 /* Returns 0, or -1 with a malloc'd message in *err. */

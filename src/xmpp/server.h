@@ -27,7 +27,7 @@ typedef struct vn_server vn_server_t;
 typedef struct vn_session vn_session_t;
 typedef struct vn_user vn_user_t;
 typedef struct vn_map vn_map_t;
-typedef struct vn_throttle vn_throttle_t;
+typedef struct vn_login_throttle vn_login_throttle_t;
 
 #define VN_USER_SLOTS 16
 
@@ -50,7 +50,7 @@ struct vn_server {
     char *domains[VN_MAX_DOMAINS]; /* normalised (RFC 7622) */
     int ndomains;
     vn_map_t *users; /* bare JID -> vn_user_t */
-    vn_throttle_t *throttle;
+    vn_login_throttle_t *login_throttle; /* failed sign-ins, xmpp/login_throttle.h */
     vn_conn_limits_t preauth_limits; /* c2s before authentication */
     vn_conn_limits_t c2s_limits;     /* c2s once authenticated */
     uint64_t store_submits;          /* storage jobs submitted, ever */

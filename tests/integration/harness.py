@@ -171,9 +171,13 @@ def default_config():
             "allow_plain": "false",
             "scram_iterations": "4096",
             # Every test client comes from 127.0.0.1: a low per-address limit
-            # in a shared server would let one test lock out the next.
+            # in a shared server would let one test lock out the next. The
+            # address and account tiers of sign-in throttling likewise
+            # (tests/integration/test_lockout.py sets its own).
             "max_failures": "1000",
             "lockout": "1",
+            "address_max_failures": "100000",
+            "account_max_failures": "100000",
         },
     }
 
