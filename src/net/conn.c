@@ -1,14 +1,18 @@
 #include "net/conn.h"
 
 #include <errno.h>
-#include <openssl/err.h>
+#include <stdio.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/mem.h"
+#include "net/conn_priv.h"
+#include "net/transport.h"
 
 /* One read buffer per thread: connections hold no read buffer while idle. */
 static __thread char read_buf[16384];
@@ -20,8 +24,6 @@ static __thread vn_net_stats_t stats;
  * close before we close ourselves. */
 #define CLOSE_DEADLINE_MS 5000
 #define LINGER_MS 2000
-/* Writes gathered into one writev() on a plain connection. */
-#define MAX_IOV 64
 
 static void on_io(vn_io_t *io, uint32_t events);
 static void do_flush(void *arg);
@@ -49,7 +51,7 @@ static void update_events(vn_conn_t *c)
     uint32_t ev = 0;
     if (reading_allowed(c) || c->handshaking || c->lingering) ev |= EPOLLIN;
     if ((c->out.len > 0 && !c->handshaking && !c->lingering) || c->read_wants_write) ev |= EPOLLOUT;
-    if (c->handshaking && SSL_want_write(c->ssl)) ev |= EPOLLOUT;
+    if ((c->handshaking && c->hs_want_write) || c->connecting) ev |= EPOLLOUT;
     vn_io_set(c->loop, &c->io, ev);
 }
 
@@ -102,7 +104,42 @@ void vn_conn_init(vn_conn_t *c, vn_loop_t *loop, int fd, const vn_conn_handler_t
     c->loop = loop;
     c->h = h;
     c->tokens_ms = vn_loop_now(loop);
+    c->tp = &vn_transport_tcp;
     vn_io_start(loop, &c->io, fd, EPOLLIN, on_io);
+}
+
+int vn_conn_connect(vn_conn_t *c, vn_loop_t *loop, const struct sockaddr *sa, socklen_t salen,
+                    const vn_conn_handler_t *h)
+{
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    if (connect(fd, sa, salen) < 0 && errno != EINPROGRESS) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    vn_conn_init(c, loop, fd, h);
+    c->outgoing = 1;
+    c->connecting = 1;
+    update_events(c);
+    return 0;
+}
+
+/* The non-blocking connect() finished: writable means done, SO_ERROR says
+ * how. */
+static void connect_done(vn_conn_t *c)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+    c->connecting = 0;
+    if (err) {
+        report_closed(c, strerror(err));
+        return;
+    }
+    update_events(c);
+    c->h->connected(c);
 }
 
 void vn_conn_set_limits(vn_conn_t *c, const vn_conn_limits_t *lim)
@@ -114,32 +151,39 @@ void vn_conn_set_limits(vn_conn_t *c, const vn_conn_limits_t *lim)
 
 int vn_conn_is_tls(const vn_conn_t *c)
 {
-    return c->ssl != NULL && !c->handshaking;
+    return c->tp == &vn_transport_tls && !c->handshaking;
+}
+
+size_t vn_conn_channel_binding(const vn_conn_t *c, vn_cb_type_t type, uint8_t *out)
+{
+    return c->handshaking ? 0 : c->tp->channel_binding(c, type, out);
+}
+
+const char *vn_conn_tls_version(const vn_conn_t *c)
+{
+    return c->handshaking ? NULL : c->tp->version(c);
 }
 
 static void handshake(vn_conn_t *c)
 {
-    ERR_clear_error();
-    int r = SSL_do_handshake(c->ssl);
+    int want_write;
+    int r = vn_tls_conn_handshake(c, &want_write);
     if (r == 1) {
         c->handshaking = 0;
+        c->hs_want_write = 0;
         update_events(c);
         c->h->tls_ready(c);
         return;
     }
-    int e = SSL_get_error(c->ssl, r);
-    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+    if (r == 0) {
+        c->hs_want_write = want_write ? 1 : 0;
         update_events(c);
         return;
     }
-    char buf[160];
-    ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
-    ERR_clear_error();
-    vn_debug("%s: TLS handshake failed: %s", c->peer, buf);
     /* OpenSSL may have queued an alert: let it out, then linger. */
-    SSL_free(c->ssl);
-    c->ssl = NULL;
+    c->tp = &vn_transport_tcp;
     c->handshaking = 0;
+    c->hs_want_write = 0;
     c->closing = 1;
     out_drop(c);
     vn_timer_start(c->loop, &c->timer, CLOSE_DEADLINE_MS, on_timer);
@@ -149,20 +193,21 @@ static void handshake(vn_conn_t *c)
 static void begin_tls(vn_conn_t *c)
 {
     c->tls_pending = 0;
-    c->ssl = SSL_new(c->tls_ctx_pending);
+    SSL_CTX *ctx = c->tls_ctx_pending;
     c->tls_ctx_pending = NULL;
-    if (!c->ssl || SSL_set_fd(c->ssl, c->io.fd) != 1) {
+    if (vn_tls_conn_begin(c, ctx, !c->outgoing, c->tls_sni) < 0) {
+        vn_transport_tls.release(c);
         report_closed(c, "TLS setup failed");
         return;
     }
-    SSL_set_accept_state(c->ssl);
+    c->tp = &vn_transport_tls;
     c->handshaking = 1;
     handshake(c);
 }
 
-int vn_conn_start_tls(vn_conn_t *c, SSL_CTX *ctx)
+static int start_tls(vn_conn_t *c, SSL_CTX *ctx)
 {
-    if (c->ssl || c->closed) return -1;
+    if (c->tp == &vn_transport_tls || c->tls_pending || c->closed) return -1;
     c->tls_ctx_pending = ctx;
     c->tls_pending = 1;
     if (c->out.len > 0) {
@@ -172,6 +217,18 @@ int vn_conn_start_tls(vn_conn_t *c, SSL_CTX *ctx)
     }
     begin_tls(c);
     return 0;
+}
+
+int vn_conn_start_tls(vn_conn_t *c, SSL_CTX *ctx)
+{
+    return start_tls(c, ctx);
+}
+
+int vn_conn_start_tls_client(vn_conn_t *c, SSL_CTX *ctx, const char *sni)
+{
+    free(c->tls_sni);
+    c->tls_sni = sni ? vn_xstrdup(sni) : NULL;
+    return start_tls(c, ctx);
 }
 
 static void on_timer(vn_timer_t *t)
@@ -189,44 +246,6 @@ static void on_timer(vn_timer_t *t)
         vn_debug("%s: output not drained at close, closing anyway", c->peer);
     }
     report_closed(c, "closed");
-}
-
-/* Writes one TLS record's worth (the head chunk). Returns bytes written,
- * 0 when the socket is full, -1 after reporting an error. */
-static ssize_t write_tls(vn_conn_t *c)
-{
-    size_t len;
-    const char *p = vn_outq_peek(&c->out, &len);
-    /* A retried SSL_write must be given the same bytes (the chunk has not
-     * moved; it may have grown if it is the tail, so the length is kept). */
-    if (c->tls_retry) len = c->tls_retry;
-    ERR_clear_error();
-    int r = SSL_write(c->ssl, p, (int)len);
-    if (r <= 0) {
-        int e = SSL_get_error(c->ssl, r);
-        if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
-            c->tls_retry = len;
-            return 0;
-        }
-        report_closed(c, "TLS write error");
-        return -1;
-    }
-    c->tls_retry = 0;
-    return r;
-}
-
-static ssize_t write_plain(vn_conn_t *c)
-{
-    struct iovec iov[MAX_IOV];
-    int n = vn_outq_iov(&c->out, iov, MAX_IOV);
-    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-    ssize_t w = sendmsg(c->io.fd, &mh, MSG_NOSIGNAL);
-    if (w < 0) {
-        if (errno == EAGAIN || errno == EINTR) return 0;
-        report_closed(c, strerror(errno));
-        return -1;
-    }
-    return w;
 }
 
 /* Back-pressure and bounds, after the queue changed. Cheap: called on every
@@ -277,8 +296,12 @@ static void flush_now(vn_conn_t *c)
 {
     int was_full = c->out_full;
     while (c->out.len > 0) {
-        ssize_t n = c->ssl ? write_tls(c) : write_plain(c);
-        if (n < 0) return;
+        const char *why = "write error";
+        ssize_t n = c->tp->write(c, &why);
+        if (n < 0) {
+            report_closed(c, why);
+            return;
+        }
         if (n == 0) break;
         c->bytes_out += (uint64_t)n;
         out_consume(c, (size_t)n);
@@ -289,7 +312,7 @@ static void flush_now(vn_conn_t *c)
         c->h->drained(c); /* may write more: flushed on the next round */
         if (c->closed) return;
     }
-    if (was_full && !c->out_full && reading_allowed(c) && c->ssl && SSL_pending(c->ssl) > 0)
+    if (was_full && !c->out_full && reading_allowed(c) && c->tp->pending(c))
         vn_loop_defer(c->loop, resume_read, c);
     if (c->out.len == 0) {
         if (c->tls_pending) {
@@ -297,7 +320,7 @@ static void flush_now(vn_conn_t *c)
             return;
         }
         if (c->closing && !c->lingering) {
-            if (c->ssl) SSL_shutdown(c->ssl);
+            c->tp->shutdown(c);
             shutdown(c->io.fd, SHUT_WR);
             /* Closing a socket with unread input makes the kernel send a
              * reset, which can destroy the stream error we just wrote: read
@@ -389,33 +412,15 @@ static void read_some(vn_conn_t *c)
      * triggered epoll brings us back for the rest. */
     for (int i = 0; i < 4 && reading_allowed(c) && !c->closed && !c->closing; i++) {
         if (!shape_allows(c)) return;
-        ssize_t n;
-        if (c->ssl) {
-            ERR_clear_error();
-            int r = SSL_read(c->ssl, read_buf, sizeof(read_buf));
-            if (r <= 0) {
-                int e = SSL_get_error(c->ssl, r);
-                if (e == SSL_ERROR_WANT_READ) return;
-                if (e == SSL_ERROR_WANT_WRITE) {
-                    c->read_wants_write = 1;
-                    update_events(c);
-                    return;
-                }
-                report_closed(c, e == SSL_ERROR_ZERO_RETURN ? "peer closed" : "TLS read error");
-                return;
-            }
-            n = r;
-        } else {
-            n = recv(c->io.fd, read_buf, sizeof(read_buf), 0);
-            if (n < 0) {
-                if (errno == EAGAIN || errno == EINTR) return;
-                report_closed(c, strerror(errno));
-                return;
-            }
-            if (n == 0) {
-                report_closed(c, "peer closed");
-                return;
-            }
+        const char *why = "read error";
+        ssize_t n = c->tp->read(c, read_buf, sizeof(read_buf), &why);
+        if (n < 0) {
+            report_closed(c, why);
+            return;
+        }
+        if (n == 0) {
+            if (c->read_wants_write) update_events(c);
+            return;
         }
         c->bytes_in += (uint64_t)n;
         c->tokens -= n;
@@ -429,6 +434,10 @@ static void on_io(vn_io_t *io, uint32_t events)
 {
     vn_conn_t *c = (vn_conn_t *)io;
     if (c->closed || c->released) return;
+    if (c->connecting) {
+        if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) connect_done(c);
+        return;
+    }
     if (c->lingering) {
         ssize_t n = recv(c->io.fd, read_buf, sizeof(read_buf), 0);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) report_closed(c, "closed");
@@ -476,8 +485,7 @@ static void on_shape_timer(vn_timer_t *t)
     c->shaped = 0;
     update_events(c);
     /* TLS may hold decrypted bytes that epoll will never announce. */
-    if (reading_allowed(c) && c->ssl && SSL_pending(c->ssl) > 0)
-        vn_loop_defer(c->loop, resume_read, c);
+    if (reading_allowed(c) && c->tp->pending(c)) vn_loop_defer(c->loop, resume_read, c);
 }
 
 void vn_conn_pause(vn_conn_t *c, int paused)
@@ -486,8 +494,7 @@ void vn_conn_pause(vn_conn_t *c, int paused)
     if ((int)c->read_paused == paused) return;
     c->read_paused = paused ? 1 : 0;
     update_events(c);
-    if (!paused && reading_allowed(c) && c->ssl && SSL_pending(c->ssl) > 0)
-        vn_loop_defer(c->loop, resume_read, c);
+    if (!paused && reading_allowed(c) && c->tp->pending(c)) vn_loop_defer(c->loop, resume_read, c);
 }
 
 void vn_conn_throttle(vn_conn_t *c, int on)
@@ -495,8 +502,7 @@ void vn_conn_throttle(vn_conn_t *c, int on)
     if (c->closed || (int)c->throttled == on) return;
     c->throttled = on ? 1 : 0;
     update_events(c);
-    if (!on && reading_allowed(c) && c->ssl && SSL_pending(c->ssl) > 0)
-        vn_loop_defer(c->loop, resume_read, c);
+    if (!on && reading_allowed(c) && c->tp->pending(c)) vn_loop_defer(c->loop, resume_read, c);
 }
 
 void vn_conn_close(vn_conn_t *c, const char *reason)
@@ -526,8 +532,10 @@ void vn_conn_release(vn_conn_t *c)
         c->closed = 1;
         vn_io_stop(c->loop, &c->io);
     }
-    if (c->ssl) SSL_free(c->ssl);
-    c->ssl = NULL;
+    c->tp->release(c);
+    c->tp = &vn_transport_tcp;
+    free(c->tls_sni);
+    c->tls_sni = NULL;
     if (c->io.fd >= 0) close(c->io.fd);
     c->io.fd = -1;
     out_drop(c);

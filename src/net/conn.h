@@ -28,10 +28,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+
 #include "core/loop.h"
 #include "net/outq.h"
-
-typedef struct vn_conn vn_conn_t;
+#include "net/transport.h"
 
 typedef struct vn_conn_handler {
     /* Cleartext bytes arrived. */
@@ -48,6 +49,9 @@ typedef struct vn_conn_handler {
     /* Asked for with vn_conn_want_drain(): the output fell below half of
      * out_high, there is room for more. */
     void (*drained)(vn_conn_t *c);
+    /* An outgoing connection (vn_conn_connect) is established. A failed
+     * one gets closed() instead. */
+    void (*connected)(vn_conn_t *c);
 } vn_conn_handler_t;
 
 /* Each bound of 0 is no bound. */
@@ -76,7 +80,8 @@ struct vn_conn {
     vn_loop_t *loop;
     const vn_conn_handler_t *h;
     const vn_conn_limits_t *lim; /* NULL: no limits */
-    SSL *ssl;
+    const vn_transport_t *tp;    /* TCP, or TLS once started */
+    SSL *ssl;                    /* the TLS transport's; only src/net touches it */
     vn_outq_t out;
     size_t tls_retry; /* length of an SSL_write that must be retried, 0: none */
     uint64_t bytes_in;
@@ -91,24 +96,35 @@ struct vn_conn {
     unsigned released : 1;
     unsigned tls_pending : 1; /* start TLS once the output is flushed */
     unsigned read_wants_write : 1;
-    unsigned lingering : 1;  /* output done, waiting for the peer to close */
-    unsigned throttled : 1;  /* reading stopped for storage back-pressure */
-    unsigned out_full : 1;   /* reading stopped: own output above out_high */
-    unsigned shaped : 1;     /* reading stopped: input bucket empty */
-    unsigned overflowed : 1; /* output dropped, overflow() pending */
-    unsigned stalling : 1;   /* timer runs the output stall deadline */
-    unsigned want_drain : 1; /* call drained() when there is room */
-    vn_timer_t timer;        /* close deadline, linger, or output stall */
+    unsigned lingering : 1;     /* output done, waiting for the peer to close */
+    unsigned throttled : 1;     /* reading stopped for storage back-pressure */
+    unsigned out_full : 1;      /* reading stopped: own output above out_high */
+    unsigned shaped : 1;        /* reading stopped: input bucket empty */
+    unsigned overflowed : 1;    /* output dropped, overflow() pending */
+    unsigned stalling : 1;      /* timer runs the output stall deadline */
+    unsigned want_drain : 1;    /* call drained() when there is room */
+    unsigned hs_want_write : 1; /* the TLS handshake waits to write */
+    unsigned outgoing : 1;      /* we connected: the TLS client side */
+    unsigned connecting : 1;    /* connect() in progress */
+    vn_timer_t timer;           /* close deadline, linger, or output stall */
     vn_timer_t shape_timer;
     SSL_CTX *tls_ctx_pending;
+    char *tls_sni; /* outgoing: the name asked for (SNI) */
     char peer[64]; /* "ip" of the client, for logs and throttling */
 };
 
 void vn_conn_init(vn_conn_t *c, vn_loop_t *loop, int fd, const vn_conn_handler_t *h);
+/* Opens an outgoing connection to a numeric address (name resolution is
+ * the caller's, off the loop). connected() or closed() follows. Returns 0,
+ * or -1 with errno when no socket could be made (nothing is called). */
+int vn_conn_connect(vn_conn_t *c, vn_loop_t *loop, const struct sockaddr *sa, socklen_t salen,
+                    const vn_conn_handler_t *h);
 /* Sets the limits (NULL: none); lim must outlive the connection. */
 void vn_conn_set_limits(vn_conn_t *c, const vn_conn_limits_t *lim);
 /* Starts a server-side TLS handshake after the pending output is flushed. */
 int vn_conn_start_tls(vn_conn_t *c, SSL_CTX *ctx);
+/* The client side of TLS on an outgoing connection, asking for sni. */
+int vn_conn_start_tls_client(vn_conn_t *c, SSL_CTX *ctx, const char *sni);
 void vn_conn_write(vn_conn_t *c, const void *data, size_t len);
 /* Room for more output: below half of out_high (always, without limits). */
 int vn_conn_has_room(const vn_conn_t *c);
@@ -128,6 +144,11 @@ void vn_conn_close(vn_conn_t *c, const char *reason);
 /* Frees the fd, SSL object and buffers. Safe to call once, after closed(). */
 void vn_conn_release(vn_conn_t *c);
 int vn_conn_is_tls(const vn_conn_t *c);
+/* Channel binding data of the connection's TLS (out holds 64 bytes); 0
+ * when that type is not available (plain TCP, TLS 1.2 without EMS...). */
+size_t vn_conn_channel_binding(const vn_conn_t *c, vn_cb_type_t type, uint8_t *out);
+/* "TLSv1.3" and the like, NULL without TLS. */
+const char *vn_conn_tls_version(const vn_conn_t *c);
 
 /* The output budget of this thread's connections (0: none). */
 void vn_net_set_output_budget(uint64_t bytes);

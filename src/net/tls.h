@@ -15,6 +15,11 @@ SSL_CTX *vn_tls_server_ctx(const char *cert_path, const char *key_path, char **e
 int vn_tls_generate_selfsigned(const char *const *domains, int ndomains, const char *cert_path,
                                const char *key_path, char **err);
 
+/* A client context for outgoing connections (s2s, push): TLS 1.2 at least,
+ * peers verified against ca_file (PEM bundle; NULL: the system store), or
+ * not at all when ca_file is "" (tests only). NULL with a malloc'd *err. */
+SSL_CTX *vn_tls_client_ctx(const char *ca_file, char **err);
+
 /* Channel binding data for SCRAM -PLUS. Return the length written, or 0 when
  * the binding type is not available on this connection. out must hold 64 bytes. */
 size_t vn_tls_cb_exporter(SSL *ssl, uint8_t *out);         /* RFC 9266 */

@@ -35,7 +35,7 @@ typedef struct vn_sasl {
     vn_session_t *s;
     const mech_info_t *mech;
     vn_scram_server_t scram;
-    int step; /* SCRAM: 1 after server-first was sent */
+    int step;       /* SCRAM: 1 after server-first was sent */
     char *local;    /* normalised localpart */
     char *bare;     /* local@domain */
     char *password; /* PLAIN only, wiped after use */
@@ -65,7 +65,7 @@ static uint64_t now_ms(const vn_session_t *s)
  * Hook for what is still to come, each a stronger proof than an address:
  *  - an enrolled client certificate (SASL EXTERNAL, RFC 6120 §6.3.4 with
  *    the organisation's CA, see the device policy in the brief): the TLS
- *    peer certificate of s->conn.ssl maps to this account and is not
+ *    peer certificate of the connection maps to this account and is not
  *    revoked -> known;
  *  - a FAST token (XEP-0484) presented in this SASL2 exchange that is
  *    valid for this account -> known.
@@ -93,7 +93,8 @@ void vn_sasl_features(vn_session_t *s, vn_buf_t *out)
     /* XEP-0440: which channel-binding types this connection supports. */
     uint8_t tmp[64];
     vn_buf_puts(out, "<sasl-channel-binding xmlns='" XEP0440_NS "'>");
-    if (vn_tls_cb_exporter(s->conn.ssl, tmp)) vn_buf_puts(out, "<channel-binding type='tls-exporter'/>");
+    if (vn_conn_channel_binding(&s->conn, VN_CB_TLS_EXPORTER, tmp))
+        vn_buf_puts(out, "<channel-binding type='tls-exporter'/>");
     vn_buf_puts(out, "<channel-binding type='tls-server-end-point'/></sasl-channel-binding>");
 }
 
@@ -204,8 +205,8 @@ static int authzid_ok(vn_session_t *s, const char *authzid)
     if (!authzid || !authzid[0]) return 1;
     vn_jid_t j;
     vn_arena_t *a = vn_arena_new(512);
-    int ok = vn_jid_parse(authzid, strlen(authzid), &j, a) == 0 && !j.resource &&
-             j.local && strcmp(vn_jid_bare_str(&j, a), s->sasl->bare) == 0;
+    int ok = vn_jid_parse(authzid, strlen(authzid), &j, a) == 0 && !j.resource && j.local &&
+             strcmp(vn_jid_bare_str(&j, a), s->sasl->bare) == 0;
     vn_arena_free(a);
     return ok;
 }
@@ -311,9 +312,12 @@ static vn_result_t start_lookup(vn_session_t *s)
 static const char *scram_condition(vn_scram_status_t st)
 {
     switch (st) {
-    case VN_SCRAM_ERR_MALFORMED: return "malformed-request";
-    case VN_SCRAM_ERR_AUTHZID: return "invalid-authzid";
-    default: return "not-authorized";
+    case VN_SCRAM_ERR_MALFORMED:
+        return "malformed-request";
+    case VN_SCRAM_ERR_AUTHZID:
+        return "invalid-authzid";
+    default:
+        return "not-authorized";
     }
 }
 
@@ -335,7 +339,8 @@ static vn_result_t handle_auth(vn_session_t *s, vn_xnode_t *node, vn_arena_t *ar
     char *text = vn_xnode_text(arena, node);
     uint8_t *data = NULL;
     size_t len = 0;
-    if (strcmp(text, "=") != 0 && text[0] && vn_base64_decode(text, strlen(text), &data, &len) < 0) {
+    if (strcmp(text, "=") != 0 && text[0] &&
+        vn_base64_decode(text, strlen(text), &data, &len) < 0) {
         send_failure(s, "incorrect-encoding", NULL);
         return VN_HANDLED;
     }
@@ -421,11 +426,11 @@ static vn_result_t handle_response(vn_session_t *s, vn_xnode_t *node, vn_arena_t
     }
     uint8_t cb[64];
     size_t cb_len = 0;
-    if (x->scram.cb_flag == VN_SCRAM_CB_P && s->conn.ssl) {
+    if (x->scram.cb_flag == VN_SCRAM_CB_P && vn_conn_is_tls(&s->conn)) {
         if (strcmp(x->scram.cb_type, "tls-exporter") == 0)
-            cb_len = vn_tls_cb_exporter(s->conn.ssl, cb);
+            cb_len = vn_conn_channel_binding(&s->conn, VN_CB_TLS_EXPORTER, cb);
         else if (strcmp(x->scram.cb_type, "tls-server-end-point") == 0)
-            cb_len = vn_tls_cb_server_end_point(s->conn.ssl, cb);
+            cb_len = vn_conn_channel_binding(&s->conn, VN_CB_TLS_SERVER_END_POINT, cb);
     }
     char *server_final = NULL;
     vn_scram_status_t st = vn_scram_server_client_final(&x->scram, (const char *)data, len,

@@ -539,7 +539,7 @@ void vn_session_resume(vn_session_t *s)
 static void on_tls_ready(vn_conn_t *c)
 {
     vn_session_t *s = (vn_session_t *)c;
-    vn_debug("session %llu: TLS established (%s)", s->id, SSL_get_version(c->ssl));
+    vn_debug("session %llu: TLS established (%s)", s->id, vn_conn_tls_version(c));
 }
 
 static void restart_stream(vn_session_t *s)
