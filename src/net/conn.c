@@ -13,6 +13,14 @@
 /* One read buffer per thread: connections hold no read buffer while idle. */
 static __thread char read_buf[16384];
 
+/* Descriptors held by connections (for the descriptor budget). */
+static int open_conns;
+
+int vn_conn_open_count(void)
+{
+    return open_conns;
+}
+
 static void on_io(vn_io_t *io, uint32_t events);
 static void do_flush(void *arg);
 static void flush_now(vn_conn_t *c);
@@ -41,6 +49,7 @@ void vn_conn_init(vn_conn_t *c, vn_loop_t *loop, int fd, const vn_conn_handler_t
     memset(c, 0, sizeof(*c));
     c->loop = loop;
     c->h = h;
+    if (fd >= 0) open_conns++;
     vn_io_start(loop, &c->io, fd, EPOLLIN, on_io);
 }
 
@@ -294,6 +303,23 @@ void vn_conn_close(vn_conn_t *c, const char *reason)
     }
 }
 
+void vn_conn_abort(vn_conn_t *c, const char *reason)
+{
+    if (c->closed || c->released) return;
+    c->closing = 1;
+    c->tls_pending = 0; /* no STARTTLS handshake for a connection on its way out */
+    /* One non-blocking attempt: the stream error and, once it is all out,
+     * close_notify and FIN (flush_now's closing path). */
+    if (!c->handshaking && c->out.len > 0) flush_now(c);
+    int fd = c->io.fd;
+    report_closed(c, reason); /* unregisters the fd (if flush_now did not) */
+    if (fd >= 0 && !c->released) {
+        close(fd);
+        c->io.fd = -1;
+        open_conns--;
+    }
+}
+
 void vn_conn_release(vn_conn_t *c)
 {
     if (c->released) return;
@@ -305,7 +331,10 @@ void vn_conn_release(vn_conn_t *c)
     }
     if (c->ssl) SSL_free(c->ssl);
     c->ssl = NULL;
-    if (c->io.fd >= 0) close(c->io.fd);
+    if (c->io.fd >= 0) {
+        close(c->io.fd);
+        open_conns--;
+    }
     c->io.fd = -1;
     vn_buf_free(&c->out);
 }
