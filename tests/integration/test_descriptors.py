@@ -107,6 +107,7 @@ async def test_exhausted_by_preauth_crowd(ctx):
 
         seen = []
         closed = [s for s in socks if _closed_by_server(s, seen)]
+        print("  # %d of %d crowd connections shed" % (len(closed), len(socks)), flush=True)
         check(len(closed) >= len(socks) + 2 - limit,
               "only %d of %d crowd connections were shed with a limit of %d"
               % (len(closed), len(socks), limit))
