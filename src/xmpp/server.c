@@ -130,7 +130,7 @@ static void refuse(vn_server_t *srv, int fd, int direct_tls, const char *conditi
 {
     if (!direct_tls) {
         char junk[4096];
-        while (recv(fd, junk, sizeof(junk), MSG_DONTWAIT) > 0) {
+        for (int i = 0; i < 16 && recv(fd, junk, sizeof(junk), MSG_DONTWAIT) > 0; i++) {
         }
         /* RFC 6120 §4.7.3: the stream id is unpredictable even here. */
         unsigned char r[8];
