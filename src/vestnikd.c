@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "net/tls.h"
+#include "xmpp/admission.h"
 #include "xmpp/jid.h"
 #include "xmpp/login_throttle.h"
 #include "xmpp/module.h"
@@ -62,6 +64,29 @@ static void trim_tick(vn_timer_t *t)
             mi.uordblks / 1024, mi.fordblks / 1024);
     }
     vn_timer_start(server.loop, t, 5000, trim_tick);
+}
+
+/* Every client connection is a descriptor, and the usual soft limit (1024)
+ * is far below what a messaging server holds: take all the hard limit
+ * allows (systemd's default hard limit is 524288; the unit may set more).
+ * Nothing here uses select(2), so descriptors above 1024 are fine. */
+static void raise_nofile_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return;
+    rlim_t was = rl.rlim_cur;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+            vn_warn("cannot raise the open-file limit from %llu to %llu: %s",
+                    (unsigned long long)was, (unsigned long long)rl.rlim_max, strerror(errno));
+            return;
+        }
+        vn_info("open-file limit raised from %llu to %llu (the hard limit)",
+                (unsigned long long)was, (unsigned long long)rl.rlim_cur);
+    } else {
+        vn_info("open-file limit %llu (already the hard limit)", (unsigned long long)rl.rlim_cur);
+    }
 }
 
 static void usage(void)
@@ -154,7 +179,9 @@ static int prepare_tls(vn_server_t *srv)
             vn_info("using the self-signed development certificate %s", cert);
         }
     }
-    srv->tls = vn_tls_server_ctx(cert, key, &err);
+    vn_tls_opts_t opts = {srv->cfg.tls_ciphers, srv->cfg.tls_ciphersuites,
+                          srv->cfg.tls_min_version};
+    srv->tls = vn_tls_server_ctx(cert, key, &opts, &err);
     if (!srv->tls) {
         vn_error("TLS: %s", err);
         free(err);
@@ -230,6 +257,7 @@ int main(int argc, char **argv)
         return 1;
     }
     vn_log_set_level(lvl);
+    raise_nofile_limit();
     vn_jid_global_init();
     for (int i = 0; i < srv->cfg.ndomains; i++) {
         char *d = NULL;
@@ -289,6 +317,7 @@ int main(int argc, char **argv)
     vn_router_fini(srv);
     vn_login_throttle_free(srv->login_throttle);
     srv->login_throttle = NULL;
+    vn_admission_fini(srv);
     vn_store_close(srv->store);
     vn_io_stop(srv->loop, &signal_io);
     close(sfd);

@@ -145,6 +145,9 @@ static int on_entry(void *user, const char *section, const char *name, const cha
     } else if (MATCH("c2s", "burst")) {
         if (parse_long(value, 1024, 1L << 30, &n) < 0) goto bad;
         c->burst = (uint32_t)n;
+    } else if (MATCH("c2s", "max_connections_per_address")) {
+        if (parse_long(value, 0, 10000000, &n) < 0) goto bad;
+        c->max_connections_per_address = (int)n;
     } else if (MATCH("archive", "enabled")) {
         if (parse_bool(value, &b) < 0) goto bad;
         c->archive_enabled = b;
@@ -210,6 +213,19 @@ static int on_entry(void *user, const char *section, const char *name, const cha
         set_str(&c->cert, value);
     } else if (MATCH("tls", "key")) {
         set_str(&c->key, value);
+    } else if (MATCH("tls", "ciphers")) {
+        set_str(&c->tls_ciphers, value);
+        if (!c->tls_ciphers) goto bad;
+    } else if (MATCH("tls", "ciphersuites")) {
+        set_str(&c->tls_ciphersuites, value);
+        if (!c->tls_ciphersuites) goto bad;
+    } else if (MATCH("tls", "min_version")) {
+        if (!strcmp(value, "1.2") || !strcasecmp(value, "TLSv1.2"))
+            c->tls_min_version = 12;
+        else if (!strcmp(value, "1.3") || !strcasecmp(value, "TLSv1.3"))
+            c->tls_min_version = 13;
+        else
+            goto bad;
     } else if (MATCH("auth", "allow_plain")) {
         if (parse_bool(value, &b) < 0) goto bad;
         c->allow_plain = b;
@@ -297,6 +313,7 @@ int vn_config_load(const char *path, vn_config_t *cfg, char **err)
     cfg->rate = 128u << 10;
     cfg->burst = 512u << 10;
     cfg->output_budget = 512ull << 20;
+    cfg->max_connections_per_address = 1000;
     cfg->muc_enabled = 1;
     cfg->muc_max_occupants = 20000;
     cfg->muc_history_length = 20;
@@ -311,6 +328,9 @@ int vn_config_load(const char *path, vn_config_t *cfg, char **err)
     cfg->vcard_max_size = 131072;
     cfg->private_max_size = 65536;
     cfg->private_max_entries = 100;
+    cfg->tls_ciphers = vn_xstrdup(VN_TLS_DEFAULT_CIPHERS);
+    cfg->tls_ciphersuites = vn_xstrdup(VN_TLS_DEFAULT_CIPHERSUITES);
+    cfg->tls_min_version = 12;
     cfg->allow_plain = 0;
     cfg->scram_iterations = 4096;
     cfg->max_failures = 5;
@@ -354,6 +374,8 @@ void vn_config_free(vn_config_t *cfg)
     free(cfg->direct_tls);
     free(cfg->cert);
     free(cfg->key);
+    free(cfg->tls_ciphers);
+    free(cfg->tls_ciphersuites);
     free(cfg->muc_domain);
     free(cfg->pubsub_domain);
     free(cfg->pubsub_admins);

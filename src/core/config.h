@@ -9,6 +9,22 @@
 
 #define VN_MAX_DOMAINS 16
 
+/* [tls] defaults (README "TLS"): forward-secret AEAD suites only. For
+ * TLS 1.2 that is ECDHE with AES-GCM or ChaCha20-Poly1305: no CBC (LUCKY13
+ * and the other padding oracles), no static-RSA key exchange (no forward
+ * secrecy, Bleichenbacher/ROBOT) and no finite-field DHE (a client can make
+ * the server compute large modular exponentiations, D(HE)at); RFC 10015
+ * deprecates both key exchanges in TLS 1.2. One list for RSA and EC
+ * certificates: OpenSSL skips the suites the certificate cannot sign (the
+ * generated development certificate is EC P-256, so ECDHE-ECDSA only).
+ * TLS 1.3 suites are all AEAD with (EC)DHE. */
+#define VN_TLS_DEFAULT_CIPHERS                                                                     \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                                   \
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                                   \
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+#define VN_TLS_DEFAULT_CIPHERSUITES                                                                \
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+
 typedef struct vn_config {
     char *path;
     /* [server] */
@@ -35,6 +51,7 @@ typedef struct vn_config {
     int output_timeout;        /* seconds output may stay above max_output */
     uint32_t rate;             /* input bytes/s per session (0: not shaped) */
     uint32_t burst;            /* input bytes a session may send at once */
+    int max_connections_per_address; /* live connections one peer address may hold, 0 = no limit */
     /* [archive] */
     int archive_enabled;        /* XEP-0313 archiving on (default) */
     int archive_retention_days; /* XEP-0313: days messages are kept, 0 = forever */
@@ -61,6 +78,9 @@ typedef struct vn_config {
     /* [tls] */
     char *cert;
     char *key;
+    char *tls_ciphers;      /* OpenSSL cipher list for TLS 1.2 */
+    char *tls_ciphersuites; /* TLS 1.3 cipher suites */
+    int tls_min_version;    /* 12 (TLS 1.2) or 13 (TLS 1.3) */
     /* [auth] */
     int allow_plain;
     int strict_channel_binding; /* RFC 5802 §6: refuse gs2 "y" while -PLUS is offered */

@@ -25,6 +25,14 @@ static __thread vn_net_stats_t stats;
 #define CLOSE_DEADLINE_MS 5000
 #define LINGER_MS 2000
 
+/* Descriptors held by connections (for the descriptor budget). */
+static int open_conns;
+
+int vn_conn_open_count(void)
+{
+    return open_conns;
+}
+
 static void on_io(vn_io_t *io, uint32_t events);
 static void do_flush(void *arg);
 static void flush_now(vn_conn_t *c);
@@ -105,6 +113,7 @@ void vn_conn_init(vn_conn_t *c, vn_loop_t *loop, int fd, const vn_conn_handler_t
     c->h = h;
     c->tokens_ms = vn_loop_now(loop);
     c->tp = &vn_transport_tcp;
+    if (fd >= 0) open_conns++;
     vn_io_start(loop, &c->io, fd, EPOLLIN, on_io);
 }
 
@@ -521,6 +530,23 @@ void vn_conn_close(vn_conn_t *c, const char *reason)
     schedule_flush(c);
 }
 
+void vn_conn_abort(vn_conn_t *c, const char *reason)
+{
+    if (c->closed || c->released) return;
+    c->closing = 1;
+    c->tls_pending = 0; /* no STARTTLS handshake for a connection on its way out */
+    /* One non-blocking attempt: the stream error and, once it is all out,
+     * close_notify and FIN (flush_now's closing path). */
+    if (!c->handshaking && c->out.len > 0) flush_now(c);
+    int fd = c->io.fd;
+    report_closed(c, reason); /* unregisters the fd (if flush_now did not) */
+    if (fd >= 0 && !c->released) {
+        close(fd);
+        c->io.fd = -1;
+        open_conns--;
+    }
+}
+
 void vn_conn_release(vn_conn_t *c)
 {
     if (c->released) return;
@@ -536,7 +562,10 @@ void vn_conn_release(vn_conn_t *c)
     c->tp = &vn_transport_tcp;
     free(c->tls_sni);
     c->tls_sni = NULL;
-    if (c->io.fd >= 0) close(c->io.fd);
+    if (c->io.fd >= 0) {
+        close(c->io.fd);
+        open_conns--;
+    }
     c->io.fd = -1;
     out_drop(c);
 }

@@ -141,6 +141,11 @@ void vn_conn_pause(vn_conn_t *c, int paused);
 void vn_conn_throttle(vn_conn_t *c, int on);
 /* Flushes the output, then closes. closed() follows with the reason. */
 void vn_conn_close(vn_conn_t *c, const char *reason);
+/* Writes what the socket takes of the pending output now (unless a TLS
+ * handshake is in progress), then closes the descriptor at once, without
+ * lingering; closed() is called before this returns. For shedding
+ * connections when descriptors run out. */
+void vn_conn_abort(vn_conn_t *c, const char *reason);
 /* Frees the fd, SSL object and buffers. Safe to call once, after closed(). */
 void vn_conn_release(vn_conn_t *c);
 int vn_conn_is_tls(const vn_conn_t *c);
@@ -153,5 +158,8 @@ const char *vn_conn_tls_version(const vn_conn_t *c);
 /* The output budget of this thread's connections (0: none). */
 void vn_net_set_output_budget(uint64_t bytes);
 const vn_net_stats_t *vn_net_stats(void);
+/* How many descriptors connections hold right now (all on the loop
+ * thread: one loop per process for now). */
+int vn_conn_open_count(void);
 
 #endif

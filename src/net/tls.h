@@ -1,5 +1,6 @@
 /* TLS server context and helpers (OpenSSL 3).
- * TLS 1.2 minimum, 1.3 preferred; buffers released while idle. */
+ * TLS 1.2 minimum (or 1.3), the server's cipher order, the configured
+ * suites only; buffers released while idle. */
 #ifndef VN_NET_TLS_H
 #define VN_NET_TLS_H
 
@@ -7,8 +8,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Returns a context, or NULL with a malloc'd *err. */
-SSL_CTX *vn_tls_server_ctx(const char *cert_path, const char *key_path, char **err);
+/* What a server context offers ([tls] in the configuration). */
+typedef struct vn_tls_opts {
+    const char *ciphers;      /* OpenSSL cipher list for TLS 1.2 */
+    const char *ciphersuites; /* TLS 1.3 suites */
+    int min_version;          /* 12 or 13 */
+} vn_tls_opts_t;
+
+/* Returns a context, or NULL with a malloc'd *err (also when the cipher
+ * settings select nothing). */
+SSL_CTX *vn_tls_server_ctx(const char *cert_path, const char *key_path, const vn_tls_opts_t *opts,
+                           char **err);
 /* Writes a self-signed certificate (EC P-256, 10 years, subjectAltName for
  * each domain as DNS and as xmppAddr-less DNS entry) and its key. Returns 0
  * or -1 with a malloc'd *err. */

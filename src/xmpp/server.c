@@ -5,6 +5,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "xmpp/admission.h"
 #include "xmpp/router.h"
 #include "xmpp/sasl.h"
 #include "xmpp/session.h"
@@ -136,32 +138,149 @@ static int listen_on(const char *spec, char **err)
     return fd;
 }
 
+/* ---- accepting connections (issue 18: descriptor exhaustion) ----
+ *
+ * The listener is level-triggered: a pending connection that accept(2)
+ * cannot take (EMFILE: our RLIMIT_NOFILE; ENFILE: the system's table) keeps
+ * it readable, and simply returning would spin at 100% CPU. So at the limit
+ * we first shed the oldest unauthenticated connections (admission.c); when
+ * there is none to shed (everything is signed in), we refuse clients with
+ * the reserve descriptor and pause accepting on that listener for a while.
+ * Every log line here is rate-limited: a client can cause them at will. */
+
+#define ACCEPT_BATCH 64     /* connections per wake-up, then others get a turn */
+#define SHED_BATCH 16       /* pre-auth connections shed per EMFILE */
+#define REFUSE_BATCH 16     /* clients refused per pause when nothing can be shed */
+#define ACCEPT_PAUSE_MS 200 /* how long accepting pauses at the limit */
+#define LOG_INTERVAL_MS 10000
+
+static void on_accept(vn_io_t *io, uint32_t events);
+
+static void resume_accept(vn_timer_t *t)
+{
+    vn_listener_t *l = t->cb_data;
+    vn_admission_reserve_take(l->srv); /* in case it could not be taken back */
+    if (l->io.fd >= 0 && !l->srv->shutting_down) vn_io_set(l->srv->loop, &l->io, EPOLLIN);
+}
+
+static void pause_accept(vn_listener_t *l)
+{
+    vn_io_set(l->srv->loop, &l->io, 0);
+    l->pause.cb_data = l;
+    vn_timer_start(l->srv->loop, &l->pause, ACCEPT_PAUSE_MS, resume_accept);
+}
+
+/* A client we cannot serve gets the whole stream at once: header, error,
+ * close (RFC 6120 §4.9.1.2), written without waiting, and the descriptor is
+ * closed at once; on the direct TLS port (no TLS handshake for it) it is
+ * just closed. Input already there is read first: closing a socket with
+ * unread input resets it, and the reset can destroy the error in flight. */
+static void refuse(vn_server_t *srv, int fd, int direct_tls, const char *condition,
+                   const char *text)
+{
+    if (!direct_tls) {
+        char junk[4096];
+        for (int i = 0; i < 16 && recv(fd, junk, sizeof(junk), MSG_DONTWAIT) > 0; i++) {
+        }
+        /* RFC 6120 §4.7.3: the stream id is unpredictable even here. */
+        unsigned char r[8];
+        RAND_bytes(r, sizeof(r));
+        char buf[768];
+        int n = snprintf(buf, sizeof(buf),
+                         "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+                         "xmlns:stream='http://etherx.jabber.org/streams' "
+                         "id='%02x%02x%02x%02x%02x%02x%02x%02x' "
+                         "from='%s' version='1.0'><stream:error><%s "
+                         "xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text "
+                         "xmlns='urn:ietf:params:xml:ns:xmpp-streams'>%s</text>"
+                         "</stream:error></stream:stream>",
+                         r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], srv->domains[0], condition,
+                         text);
+        if (n > 0 && (size_t)n < sizeof(buf)) {
+            ssize_t w = send(fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+            (void)w;
+        }
+        shutdown(fd, SHUT_WR);
+    }
+    close(fd);
+}
+
+/* At the limit with nothing to shed: refuse a few waiting clients, one
+ * reserve descriptor at a time, so they hear "busy" instead of hanging. */
+static void refuse_backlog(vn_listener_t *l)
+{
+    vn_server_t *srv = l->srv;
+    for (int i = 0; i < REFUSE_BATCH && srv->adm.reserve_fd >= 0; i++) {
+        vn_admission_reserve_release(srv);
+        int fd = accept4(l->io.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0)
+            refuse(srv, fd, l->direct_tls, "resource-constraint",
+                   "the server is full; try again later");
+        vn_admission_reserve_take(srv);
+        if (fd < 0) break;
+    }
+}
+
+static void peer_address(const struct sockaddr_storage *sa, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "?");
+    if (sa->ss_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)outlen);
+    else if (sa->ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)outlen);
+}
+
 static void on_accept(vn_io_t *io, uint32_t events)
 {
     (void)events;
+    static vn_log_limit_t rl_error, rl_limit, rl_addr;
     vn_listener_t *l = (vn_listener_t *)io;
     vn_server_t *srv = l->srv;
-    for (int i = 0; i < 64; i++) {
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
         struct sockaddr_storage sa;
         socklen_t salen = sizeof(sa);
         int fd = accept4(io->fd, (struct sockaddr *)&sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-                vn_warn("accept: %s", strerror(errno));
+            int e = errno;
+            if (e == EAGAIN || e == EWOULDBLOCK) return;
+            /* Connections that died in the backlog; the next one may be fine. */
+            if (e == EINTR || e == ECONNABORTED || e == EPROTO || e == EPERM) continue;
+            if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+                int shed = vn_admission_shed(srv, SHED_BATCH);
+                vn_log_limited(&rl_limit, LOG_INTERVAL_MS, VN_LOG_WARN,
+                               "accept: %s (%d sessions, %d unauthenticated, RLIMIT_NOFILE %d)%s",
+                               strerror(e), srv->nsessions, srv->adm.npreauth, srv->adm.fd_limit,
+                               shed ? "" : ": refusing new connections for a while");
+                if (shed > 0) continue; /* their descriptors are free now */
+                refuse_backlog(l);
+            } else {
+                vn_log_limited(&rl_error, LOG_INTERVAL_MS, VN_LOG_WARN, "accept: %s", strerror(e));
+            }
+            pause_accept(l);
             return;
         }
         if (srv->shutting_down) {
             close(fd);
             continue;
         }
+        char peer[64];
+        peer_address(&sa, peer, sizeof(peer));
+        /* RFC 6120 §4.9.3.14: a local service policy, said in <text/>. */
+        if (vn_admission_enter(srv, peer) < 0) {
+            vn_log_limited(&rl_addr, LOG_INTERVAL_MS, VN_LOG_WARN,
+                           "refused a connection from %s: max_connections_per_address (%d) reached",
+                           peer, srv->cfg.max_connections_per_address);
+            refuse(srv, fd, l->direct_tls, "policy-violation",
+                   "too many connections from your address");
+            continue;
+        }
+        /* Close to the limit: make room before it is reached, so that the
+         * last descriptors stay for storage and for signed-in users. */
+        if (vn_admission_fds_short(srv, fd)) vn_admission_shed(srv, 1);
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        char peer[64] = "?";
-        if (sa.ss_family == AF_INET)
-            inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr, peer, sizeof(peer));
-        else if (sa.ss_family == AF_INET6)
-            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&sa)->sin6_addr, peer, sizeof(peer));
-        vn_session_new(srv, fd, l->direct_tls, peer);
+        vn_session_t *s = vn_session_new(srv, fd, l->direct_tls, peer);
+        s->addr_counted = 1;
     }
 }
 
@@ -186,6 +305,15 @@ int vn_server_listen(vn_server_t *srv, char **err)
         vn_io_start(srv->loop, &l->io, fd, EPOLLIN, on_accept);
         vn_info("listening on %s (%s)", specs[i], i ? "direct TLS" : "STARTTLS");
     }
+    if (vn_admission_init(srv) < 0) {
+        size_t n = 128;
+        *err = vn_xmalloc(n);
+        snprintf(*err, n, "cannot open the reserve descriptor: %s", strerror(errno));
+        return -1;
+    }
+    vn_info("open-file limit %d, %d descriptors in use: unauthenticated connections are shed "
+            "from %d in use on",
+            srv->adm.fd_limit, srv->adm.fd_base, srv->adm.fd_high);
     return 0;
 }
 
@@ -194,6 +322,7 @@ void vn_server_stop_listening(vn_server_t *srv)
     for (int i = 0; i < 2; i++) {
         vn_listener_t *l = &srv->listeners[i];
         if (l->io.fd < 0) continue;
+        vn_timer_stop(srv->loop, &l->pause);
         vn_io_stop(srv->loop, &l->io);
         close(l->io.fd);
         l->io.fd = -1;

@@ -60,7 +60,20 @@ struct vn_server {
         vn_io_t io; /* first: the loop hands us the vn_io_t */
         vn_server_t *srv;
         int direct_tls;
-    } listeners[2];             /* [0] STARTTLS, [1] direct TLS (XEP-0368) */
+        vn_timer_t pause; /* accepting paused while out of descriptors */
+    } listeners[2]; /* [0] STARTTLS, [1] direct TLS (XEP-0368) */
+    /* Admission control (xmpp/admission.c): live connections per peer
+     * address, the pre-authentication connections oldest first (the ones
+     * shed when descriptors run short), and the descriptor budget. */
+    struct vn_admission {
+        vn_map_t *per_address; /* address -> count, stored as (void *)(uintptr_t)n */
+        vn_session_t *preauth_head, *preauth_tail;
+        int npreauth;
+        int fd_limit;   /* RLIMIT_NOFILE (soft) */
+        int fd_high;    /* descriptors in use from which pre-auth connections are shed */
+        int fd_base;    /* descriptors that are not connections (counted at start) */
+        int reserve_fd; /* /dev/null, given up to refuse a client when at the limit */
+    } adm;
     vn_session_t *all_sessions; /* every connection, for shutdown */
     unsigned long long next_id;
     int shutting_down;

@@ -7,6 +7,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "xmpp/admission.h"
 #include "xmpp/module.h"
 #include "xmpp/router.h"
 #include "xmpp/sasl.h"
@@ -47,6 +48,7 @@ vn_session_t *vn_session_new(vn_server_t *srv, int fd, int direct_tls, const cha
     if (srv->all_sessions) srv->all_sessions->prev_all = s;
     srv->all_sessions = s;
     srv->nsessions++;
+    vn_admission_preauth_add(srv, s);
     vn_timer_start(srv->loop, &s->timer, (uint64_t)srv->cfg.auth_timeout * 1000, on_auth_timeout);
     if (direct_tls) vn_conn_start_tls(&s->conn, srv->tls);
     return s;
@@ -57,6 +59,7 @@ static void session_free(void *arg)
     vn_session_t *s = arg;
     vn_server_t *srv = s->srv;
     vn_timer_stop(srv->loop, &s->timer);
+    vn_admission_conn_closed(srv, s); /* (done already unless it never closed) */
     vn_conn_release(&s->conn);
     if (s->parser) vn_xml_parser_free(s->parser);
     vn_sasl_free(s);
@@ -303,12 +306,20 @@ void vn_session_stream_error(vn_session_t *s, const char *condition, const char 
     vn_session_close(s, condition);
 }
 
+void vn_session_shed(vn_session_t *s, const char *condition, const char *text)
+{
+    if (s->conn_closed) return;
+    vn_session_stream_error(s, condition, text); /* a no-op if already closing */
+    vn_conn_abort(&s->conn, condition);
+}
+
 static void on_closed(vn_conn_t *c, const char *reason)
 {
     vn_session_t *s = (vn_session_t *)c;
     s->conn_closed = 1;
     /* A backlog being written goes to the hooks (stream management) now. */
     if (s->releasing && !s->output_held) pump_held(s);
+    vn_admission_conn_closed(s->srv, s);
     if (!s->closing && s->state == VN_SS_READY && s->in_router &&
         vn_hook_run(s->srv, VN_HOOK_CONN_LOST, s) == VN_HOLD) {
         /* Kept for resumption: the connection's resources go now, the
@@ -564,6 +575,7 @@ void vn_session_auth_succeeded(vn_session_t *s, const char *local)
     snprintf(s->bare, n, "%s@%s", local, domain);
     vn_info("session %llu: %s authenticated from %s", s->id, s->bare, s->conn.peer);
     vn_conn_set_limits(&s->conn, &s->srv->c2s_limits);
+    vn_admission_authenticated(s->srv, s); /* never shed for descriptors from now on */
     s->state = VN_SS_AUTHED; /* the header handler checks this after restart */
     restart_stream(s);
     s->state = VN_SS_AUTHED;

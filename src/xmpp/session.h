@@ -61,6 +61,10 @@ struct vn_session {
     vn_user_t *user;
     vn_session_t *next_of_user;
     vn_session_t *next_all, *prev_all;
+    vn_session_t *next_preauth, *prev_preauth; /* srv->adm queue, until authenticated */
+    unsigned in_preauth : 1;
+    unsigned addr_counted : 1; /* the listener counted the address in srv->adm.per_address;
+                                  vn_admission_conn_closed() gives it back */
     struct vn_sasl *sasl; /* during authentication only */
     vn_timer_t timer;     /* auth timeout, then idle timeout */
     uint64_t last_input_ms;
@@ -84,6 +88,10 @@ void vn_session_send_raw(vn_session_t *s, const char *xml, size_t len);
 /* Sends <stream:error><condition/></stream:error>, closes the stream and
  * the connection (RFC 6120 §4.9). */
 void vn_session_stream_error(vn_session_t *s, const char *condition, const char *text);
+/* Sends the stream error if the stream can carry one now, then drops the
+ * connection at once, without lingering, so that its descriptor is free
+ * when this returns (shedding under descriptor pressure). */
+void vn_session_shed(vn_session_t *s, const char *condition, const char *text);
 /* Closes the stream cleanly with </stream:stream>. */
 void vn_session_close(vn_session_t *s, const char *reason);
 

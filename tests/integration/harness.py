@@ -21,6 +21,7 @@ import itertools
 import logging
 import os
 import re
+import resource
 import secrets
 import shutil
 import signal
@@ -213,9 +214,12 @@ class ServerError(Exception):
 class Server:
     """One vestnikd process with its own data_dir and loopback ports."""
 
-    def __init__(self, name, config=None, accounts=None, workdir=None, keep=False):
+    def __init__(self, name, config=None, accounts=None, workdir=None, keep=False, nofile=None):
         self.name = name
         self.keep = keep
+        # RLIMIT_NOFILE for vestnikd: None (inherited), N (soft = hard = N),
+        # or (soft, hard); set in the child before exec.
+        self.nofile = nofile
         self.own_workdir = workdir is None
         self.workdir = workdir or tempfile.mkdtemp(prefix="vestnik-it-%s-" % re.sub(r"\W", "_", name)[:40])
         self.data_dir = os.path.join(self.workdir, "data")
@@ -289,7 +293,8 @@ class Server:
         self.stderr_start = errf.tell()
         self.proc = subprocess.Popen([VESTNIKD, "--config", self.config_path],
                                      stdin=subprocess.DEVNULL, stdout=errf, stderr=errf,
-                                     cwd=self.workdir, start_new_session=True)
+                                     cwd=self.workdir, start_new_session=True,
+                                     preexec_fn=self._limits if self.nofile else None)
         errf.close()
         self.stopped_rc = None
         deadline = time.monotonic() + timeout
@@ -307,6 +312,17 @@ class Server:
             if time.monotonic() > deadline:
                 raise ServerError("vestnikd did not listen on 127.0.0.1:%d within %ds" % (pending[0], timeout))
             time.sleep(0.05)
+
+    def _limits(self):
+        # Runs in the child between fork and exec.
+        soft, hard = self.nofile if isinstance(self.nofile, tuple) else (self.nofile, self.nofile)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+    def cpu_seconds(self):
+        """utime + stime of vestnikd (all threads), from /proc/PID/stat."""
+        with open("/proc/%d/stat" % self.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     @property
     def pid(self):
@@ -1184,11 +1200,13 @@ class Context:
                       resource, mech=mech, presence=presence)
         return c
 
-    def new_server(self, config=None, accounts=None, start=True):
-        """An extra vestnikd for this test (stopped and checked by the runner)."""
+    def new_server(self, config=None, accounts=None, start=True, nofile=None):
+        """An extra vestnikd for this test (stopped and checked by the runner).
+        nofile: its RLIMIT_NOFILE (see Server)."""
         cfg = merge_config({}, self.module_config, config)
         srv = Server("%s-extra%d" % (self.name, len(self.extra_servers) + 1), cfg,
-                     accounts if accounts is not None else self.module_accounts, keep=self.keep)
+                     accounts if accounts is not None else self.module_accounts, keep=self.keep,
+                     nofile=nofile)
         self.extra_servers.append(srv)
         if start:
             srv.start()

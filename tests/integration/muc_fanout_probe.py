@@ -60,8 +60,10 @@ class Counter:
 
 
 async def main(n, m):
+    # Every occupant connects from 127.0.0.1: no per-address limit.
     srv = harness.Server("muc-probe", {"muc": {"max_occupants": str(n + 10)},
-                                        "server": {"log_level": "info"}},
+                                        "server": {"log_level": "info"},
+                                        "c2s": {"max_connections_per_address": "0"}},
                          {"crowd@localhost": "pw"})
     srv.start()
     try:

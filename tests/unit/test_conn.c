@@ -127,7 +127,9 @@ static int setup(void **state)
     const char *domains[] = {"localhost"};
     char *err = NULL;
     assert_int_equal(vn_tls_generate_selfsigned(domains, 1, cert, key, &err), 0);
-    P.sctx = vn_tls_server_ctx(cert, key, &err);
+    vn_tls_opts_t opts = {"ECDHE+AESGCM:ECDHE+CHACHA20",
+                          "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384", 12};
+    P.sctx = vn_tls_server_ctx(cert, key, &opts, &err);
     assert_non_null(P.sctx);
     /* The client trusts exactly this certificate and checks the name. */
     P.cctx = vn_tls_client_ctx(cert, &err);
