@@ -42,6 +42,15 @@ static void set_to_str(vn_stanza_t *st, const char *to)
     if (vn_jid_parse(to, strlen(to), &j, st->arena) == 0) vn_stanza_set_to(st, &j);
 }
 
+/* A stored presence addressed to one recipient: a copy, so that the
+ * stored stanza's arena does not grow with every probe it answers. */
+static vn_stanza_t *addressed_copy(const vn_stanza_t *p, const char *to)
+{
+    vn_stanza_t *c = stanza_clone(p);
+    set_to_str(c, to);
+    return c;
+}
+
 /* Sends the owner's current presence (each available resource) to `to`. */
 static void send_presence_of(vn_server_t *srv, const char *owner, const char *to, int unavailable)
 {
@@ -59,8 +68,9 @@ static void send_presence_of(vn_server_t *srv, const char *owner, const char *to
             vn_route(srv, un);
             vn_stanza_free(un);
         } else {
-            set_to_str(p, to);
-            vn_route(srv, p);
+            vn_stanza_t *c = addressed_copy(p, to);
+            vn_route(srv, c);
+            vn_stanza_free(c);
         }
     }
 }
@@ -327,8 +337,9 @@ static void probe_item(const char *k, void *v, void *ud)
     for (vn_session_t *cs = cu->sessions; cs; cs = cs->next_of_user) {
         vn_stanza_t *p = last_presence(cs);
         if (!cs->available || !p) continue;
-        set_to_str(p, pc->s->full);
-        vn_router_deliver(pc->srv, pc->s, p);
+        vn_stanza_t *c = addressed_copy(p, pc->s->full);
+        vn_router_deliver(pc->srv, pc->s, c);
+        vn_stanza_free(c);
     }
 }
 
@@ -354,8 +365,9 @@ static void initial_presence(vn_server_t *srv, vn_session_t *s)
     for (vn_session_t *o = s->user->sessions; o; o = o->next_of_user) {
         vn_stanza_t *p = last_presence(o);
         if (o == s || !o->available || !p) continue;
-        set_to_str(p, s->full);
-        vn_router_deliver(srv, s, p);
+        vn_stanza_t *c = addressed_copy(p, s->full);
+        vn_router_deliver(srv, s, c);
+        vn_stanza_free(c);
     }
     if (r) {
         probe_ctx_t pc = {srv, s};

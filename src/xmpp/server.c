@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -284,27 +285,67 @@ static void on_accept(vn_io_t *io, uint32_t events)
     }
 }
 
+/* What may listen, from which configuration key. Each key holds one or
+ * more comma-separated host:port addresses (IPv6 in brackets); an empty
+ * key opens nothing. s2s and HTTP listeners join this table. */
+static const struct listener_kind {
+    const char *what;
+    size_t cfg_offset; /* char * in vn_config_t */
+    int direct_tls;
+} listener_kinds[] = {
+    {"c2s STARTTLS", offsetof(vn_config_t, listen), 0},
+    {"c2s direct TLS", offsetof(vn_config_t, direct_tls), 1},
+};
+
+static int open_listener(vn_server_t *srv, const struct listener_kind *k, const char *spec,
+                         char **err)
+{
+    char *e = NULL;
+    int fd = listen_on(spec, &e);
+    if (fd < 0) {
+        size_t n = strlen(spec) + strlen(e) + 32;
+        *err = vn_xmalloc(n);
+        snprintf(*err, n, "cannot listen on %s: %s", spec, e);
+        free(e);
+        return -1;
+    }
+    srv->listeners =
+        vn_xrealloc(srv->listeners, (size_t)(srv->nlisteners + 1) * sizeof(vn_listener_t));
+    vn_listener_t *l = &srv->listeners[srv->nlisteners++];
+    memset(l, 0, sizeof(*l));
+    l->srv = srv;
+    l->direct_tls = k->direct_tls;
+    l->what = k->what;
+    l->spec = vn_xstrdup(spec);
+    l->io.fd = fd;
+    vn_info("listening on %s (%s)", spec, k->what);
+    return 0;
+}
+
 int vn_server_listen(vn_server_t *srv, char **err)
 {
-    const char *specs[2] = {srv->cfg.listen, srv->cfg.direct_tls};
-    for (int i = 0; i < 2; i++) {
-        vn_listener_t *l = &srv->listeners[i];
-        l->io.fd = -1;
-        l->srv = srv;
-        l->direct_tls = i == 1;
-        if (!specs[i]) continue;
-        char *e = NULL;
-        int fd = listen_on(specs[i], &e);
-        if (fd < 0) {
-            size_t n = strlen(specs[i]) + strlen(e) + 32;
-            *err = vn_xmalloc(n);
-            snprintf(*err, n, "cannot listen on %s: %s", specs[i], e);
-            free(e);
-            return -1;
+    for (size_t i = 0; i < sizeof(listener_kinds) / sizeof(listener_kinds[0]); i++) {
+        const struct listener_kind *k = &listener_kinds[i];
+        const char *list = *(char *const *)((const char *)&srv->cfg + k->cfg_offset);
+        for (const char *p = list; p && *p;) {
+            const char *comma = strchr(p, ',');
+            size_t n = comma ? (size_t)(comma - p) : strlen(p);
+            while (n && (*p == ' ' || *p == '\t'))
+                p++, n--;
+            while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+                n--;
+            if (n) {
+                char *spec = vn_xstrndup(p, n);
+                int rc = open_listener(srv, k, spec, err);
+                free(spec);
+                if (rc < 0) return -1;
+            }
+            p = comma ? comma + 1 : p + strlen(p);
         }
-        vn_io_start(srv->loop, &l->io, fd, EPOLLIN, on_accept);
-        vn_info("listening on %s (%s)", specs[i], i ? "direct TLS" : "STARTTLS");
     }
+    /* The array is complete: now the loop may hold pointers into it. */
+    for (int i = 0; i < srv->nlisteners; i++)
+        vn_io_start(srv->loop, &srv->listeners[i].io, srv->listeners[i].io.fd, EPOLLIN, on_accept);
     if (vn_admission_init(srv) < 0) {
         size_t n = 128;
         *err = vn_xmalloc(n);
@@ -319,12 +360,16 @@ int vn_server_listen(vn_server_t *srv, char **err)
 
 void vn_server_stop_listening(vn_server_t *srv)
 {
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < srv->nlisteners; i++) {
         vn_listener_t *l = &srv->listeners[i];
         if (l->io.fd < 0) continue;
         vn_timer_stop(srv->loop, &l->pause);
         vn_io_stop(srv->loop, &l->io);
         close(l->io.fd);
         l->io.fd = -1;
+        free(l->spec);
     }
+    free(srv->listeners);
+    srv->listeners = NULL;
+    srv->nlisteners = 0;
 }

@@ -49,19 +49,24 @@ struct vn_server {
     SSL_CTX *tls;
     char *domains[VN_MAX_DOMAINS]; /* normalised (RFC 7622) */
     int ndomains;
-    vn_map_t *users; /* bare JID -> vn_user_t */
+    vn_map_t *users;                     /* bare JID -> vn_user_t */
     vn_login_throttle_t *login_throttle; /* failed sign-ins, xmpp/login_throttle.h */
-    vn_conn_limits_t preauth_limits; /* c2s before authentication */
-    vn_conn_limits_t c2s_limits;     /* c2s once authenticated */
-    uint64_t store_submits;          /* storage jobs submitted, ever */
-    vn_timer_t store_throttle_timer; /* storage back-pressure (session.c) */
+    vn_conn_limits_t preauth_limits;     /* c2s before authentication */
+    vn_conn_limits_t c2s_limits;         /* c2s once authenticated */
+    uint64_t store_submits;              /* storage jobs submitted, ever */
+    vn_timer_t store_throttle_timer;     /* storage back-pressure (session.c) */
     int store_throttling;
+    /* Every listening socket, built from the configuration (see
+     * listener_kinds in server.c): one per address of each listening key. */
     struct vn_listener {
         vn_io_t io; /* first: the loop hands us the vn_io_t */
         vn_server_t *srv;
-        int direct_tls;
+        int direct_tls;   /* TLS from the first byte (XEP-0368), else STARTTLS */
+        const char *what; /* for logs: "c2s STARTTLS" ... */
+        char *spec;       /* "host:port" as configured */
         vn_timer_t pause; /* accepting paused while out of descriptors */
-    } listeners[2]; /* [0] STARTTLS, [1] direct TLS (XEP-0368) */
+    } * listeners;
+    int nlisteners;
     /* Admission control (xmpp/admission.c): live connections per peer
      * address, the pre-authentication connections oldest first (the ones
      * shed when descriptors run short), and the descriptor budget. */

@@ -4,7 +4,10 @@
 
 vn_stanza_kind_t vn_stanza_kind_of(const vn_xnode_t *n)
 {
-    if (!n->ns || strcmp(n->ns, VN_NS_CLIENT) != 0) return VN_OTHER;
+    /* RFC 6120 §4.8.3: the same stanzas in jabber:client (c2s) and
+     * jabber:server (s2s), so that one stanza path serves both. */
+    if (!n->ns || (strcmp(n->ns, VN_NS_CLIENT) != 0 && strcmp(n->ns, VN_NS_SERVER) != 0))
+        return VN_OTHER;
     if (strcmp(n->name, "message") == 0) return VN_MESSAGE;
     if (strcmp(n->name, "presence") == 0) return VN_PRESENCE;
     if (strcmp(n->name, "iq") == 0) return VN_IQ;

@@ -8,6 +8,7 @@
 #include "xmpp/jid.h"
 
 #define VN_NS_CLIENT "jabber:client"
+#define VN_NS_SERVER "jabber:server"
 #define VN_NS_STREAMS "http://etherx.jabber.org/streams"
 #define VN_NS_STREAM_ERR "urn:ietf:params:xml:ns:xmpp-streams"
 #define VN_NS_STANZA_ERR "urn:ietf:params:xml:ns:xmpp-stanzas"

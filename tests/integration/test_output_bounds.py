@@ -78,14 +78,15 @@ class Bystander:
                 return
             await asyncio.sleep(0.1)
 
-    async def stop_and_check(self, what, worst=3.0):
+    async def stop_and_check(self, what, worst=3.0, min_pings=3):
         self.task.cancel()
         try:
             await self.task
         except asyncio.CancelledError:
             pass
         check(not self.failures, "%s: the bystander's ping failed: %s" % (what, self.failures))
-        check(len(self.rtts) >= 3, "%s: the bystander got only %d ping answers" % (what, len(self.rtts)))
+        check(len(self.rtts) >= min_pings, "%s: the bystander got only %d ping answers"
+              % (what, len(self.rtts)))
         # Generous: the unbounded server kept the bystander waiting 6 s.
         check(max(self.rtts) < worst, "%s: a bystander ping took %.2fs (%d pings)"
               % (what, max(self.rtts), len(self.rtts)))
@@ -327,7 +328,8 @@ async def test_large_backlog_drains_without_stalling_others(ctx):
     while got < N and time.monotonic() < deadline:
         got += len(bodies([await v.element(timeout=20)]))
     check(got == N, "the slow reader got %d of %d" % (got, N))
-    await by.stop_and_check("draining 48 MB", worst=1.5)
+    # The drain may take well under a second: one answer during it is enough.
+    await by.stop_and_check("draining 48 MB", worst=1.5, min_pings=1)
 test_large_backlog_drains_without_stalling_others.timeout = 120
 
 
