@@ -1,5 +1,8 @@
-/* A client-to-server session (RFC 6120): one TCP connection, its stream
- * negotiation state, and once bound, its place in the router.
+/* A client-to-server session (RFC 6120): one connection, its stream
+ * negotiation state, and once bound, its place in the router. Its code is
+ * split by job: session.c (life, timers, parser status), session_out.c
+ * (output), stream.c (the stream and its framing), c2s.c (negotiation,
+ * binding and client stanzas).
  *
  * Negotiation runs as explicit states, each guarded by the auth timer:
  *   HEADER -> (STARTTLS) -> HEADER -> SASL -> HEADER -> BIND -> READY
@@ -24,10 +27,12 @@ typedef enum {
 } vn_session_state_t;
 
 struct vn_sasl;
+struct vn_framing;
 
 struct vn_session {
     vn_conn_t conn; /* first: a vn_conn_t* is a vn_session_t* */
     vn_server_t *srv;
+    const struct vn_framing *framing; /* RFC 6120 or RFC 7395 (xmpp/stream.h) */
     vn_xml_parser_t *parser;
     vn_session_state_t state;
     int refs;
@@ -65,8 +70,8 @@ struct vn_session {
     unsigned in_preauth : 1;
     unsigned addr_counted : 1; /* the listener counted the address in srv->adm.per_address;
                                   vn_admission_conn_closed() gives it back */
-    struct vn_sasl *sasl; /* during authentication only */
-    vn_timer_t timer;     /* auth timeout, then idle timeout */
+    struct vn_sasl *sasl;      /* during authentication only */
+    vn_timer_t timer;          /* auth timeout, then idle timeout */
     uint64_t last_input_ms;
     uint32_t stanzas_in;       /* stanzas received from the client (XEP-0198 h) */
     void *slot[VN_USER_SLOTS]; /* per-module session data */
