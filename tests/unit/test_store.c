@@ -609,6 +609,46 @@ static void test_roster_owners_are_separate(void **state)
     roster_list_free(&l);
 }
 
+/* The counts behind the per-account roster limits: rows in the roster and
+ * rows kept only for a pending request, per owner. */
+static void test_roster_count(void **state)
+{
+    fx_t *fx = *state;
+    fx->st = open_ok(fx);
+    vn_store_t *st = fx->st;
+    add_account(st, "a@example.org");
+    add_account(st, "b@example.org");
+    int64_t items = -1, pending = -1;
+    assert_int_equal(vn_store_roster_count(st, "a@example.org", &items, &pending), 0);
+    assert_int_equal(items, 0);
+    assert_int_equal(pending, 0);
+    uint64_t ver;
+    char jid[64];
+    for (int i = 0; i < 7; i++) {
+        snprintf(jid, sizeof(jid), "c%d@example.org", i);
+        vn_roster_item_t it = {.contact = jid, .in_roster = i < 4, .pending_in = i >= 4};
+        assert_int_equal(vn_store_roster_put(st, "a@example.org", &it, &ver), 0);
+    }
+    vn_roster_item_t other = {.contact = "x@example.org", .in_roster = 1};
+    assert_int_equal(vn_store_roster_put(st, "b@example.org", &other, &ver), 0);
+    assert_int_equal(vn_store_roster_count(st, "a@example.org", &items, &pending), 0);
+    assert_int_equal(items, 4);
+    assert_int_equal(pending, 3);
+    /* a pending row joins the roster; another goes */
+    vn_roster_item_t it = {.contact = "c4@example.org", .in_roster = 1};
+    assert_int_equal(vn_store_roster_put(st, "a@example.org", &it, &ver), 0);
+    assert_int_equal(vn_store_roster_delete(st, "a@example.org", "c5@example.org", &ver), 0);
+    assert_int_equal(vn_store_roster_count(st, "a@example.org", &items, &pending), 0);
+    assert_int_equal(items, 5);
+    assert_int_equal(pending, 1);
+    assert_int_equal(vn_store_roster_count(st, "b@example.org", &items, &pending), 0);
+    assert_int_equal(items, 1);
+    assert_int_equal(pending, 0);
+    assert_int_equal(vn_store_roster_count(st, "nobody@example.org", &items, &pending), 0);
+    assert_int_equal(items, 0);
+    assert_int_equal(pending, 0);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Offline                                                                    */
 /* ------------------------------------------------------------------------ */
@@ -1838,6 +1878,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_roster_put_get_load_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_roster_pending_in_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_roster_owners_are_separate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_roster_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_offline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive_filters, setup, teardown),

@@ -1,0 +1,305 @@
+"""Per-account limits (issue 18, defect 4): each attack a hostile but
+authenticated (or not yet authenticated) client can make against one
+account's share of the server, reproduced against the real vestnikd, with
+the bound asserted and a bystander that must keep getting answers.
+
+  - roster size ([roster] max_items, max_pending): a roster past the limit is
+    refused and stays at the limit, also through presence subscriptions;
+  - roster groups ([roster] max_groups, max_group_length, max_name_length):
+    12,000 groups on one item are refused at once; the duplicate check is
+    n log n (it used to be quadratic: 150 ms of loop time per request);
+  - pubsub service nodes per account ([pubsub] service_max_nodes_per_account);
+  - disco#items on the pubsub service paged with XEP-0059 ([pubsub]
+    disco_max_items): a bounded stanza, and paging with <after/> returns every
+    node exactly once;
+  - the pre-authentication stanza limit ([c2s] max_stanza_size_preauth): an
+    unauthenticated client cannot park more than a few KiB of unfinished
+    stanza, and 200 of them do not grow the server.
+
+CPU time is read from /proc/PID/stat and RSS from /proc/PID/status; the
+bounds are generous (and scaled with VESTNIK_TIMEOUT_SCALE for sanitizer
+builds) but far below what the unfixed server needed."""
+
+import asyncio
+import os
+import time
+
+from harness import (NS_DISCO_ITEMS, NS_ROSTER, NS_STANZA_ERR, STREAM_HEADER, StreamClosed,
+                     TestFailure, check, is_message, is_presence, is_roster_push, options, q,
+                     roster_items, stanza_error, tostr, xesc)
+
+NS_PUBSUB = "http://jabber.org/protocol/pubsub"
+NS_PUBSUB_ERRORS = "http://jabber.org/protocol/pubsub#errors"
+NS_RSM = "http://jabber.org/protocol/rsm"
+
+SCALE = float(os.environ.get("VESTNIK_TIMEOUT_SCALE", "1") or 1)
+
+# The production stanza limit: the attacks below need room (12,000 groups
+# are about 220 KB).
+CONFIG = {"c2s": {"max_stanza_size": 262144}}
+
+SENDERS = ["fan%d@localhost" % i for i in range(8)]
+ACCOUNTS = {j: "pw-" + j.split("@")[0] for j in [
+    "rfull@localhost", "rgroups@localhost", "rdup@localhost", "rlen@localhost",
+    "pend@localhost", "bystander@localhost", "psuser@localhost", "psother@localhost",
+    "psmany1@localhost", "psmany2@localhost", "psmany3@localhost", "pspage@localhost",
+    "pep@localhost", "big@localhost",
+] + SENDERS}
+
+
+# ---- measuring the server ---------------------------------------------------
+
+def cpu_seconds(pid):
+    """utime + stime of the whole process (all threads), in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Bystander:
+    """Pings the server in a loop from its own signed-in session and keeps
+    the round trips; every ping must be answered."""
+
+    def __init__(self, client):
+        self.c = client
+        self.rtts = []
+        self.task = None
+        self.stopping = False
+
+    def start(self):
+        self.task = asyncio.ensure_future(self._run())
+        return self
+
+    async def _run(self):
+        while not self.stopping:
+            t0 = time.monotonic()
+            await self.c.ping_server(timeout=10 * SCALE)
+            self.rtts.append(time.monotonic() - t0)
+            await asyncio.sleep(0.02)
+
+    async def stop(self):
+        self.stopping = True
+        await asyncio.wait_for(self.task, 15 * SCALE)  # re-raises a failed ping
+        check(self.rtts, "the bystander got no ping answered")
+        return max(self.rtts)
+
+
+async def bystander(ctx, resource):
+    c = await ctx.raw_session("bystander@localhost", resource)
+    return Bystander(c).start()
+
+
+# ---- roster helpers ---------------------------------------------------------
+
+def item_set(jid, name=None, groups=(), subscription=None):
+    attrs = " jid='%s'" % jid
+    if name is not None:
+        attrs += " name='%s'" % xesc(name)
+    if subscription is not None:
+        attrs += " subscription='%s'" % subscription
+    return "<query xmlns='%s'><item%s>%s</item></query>" % (
+        NS_ROSTER, attrs, "".join("<group>%s</group>" % xesc(g) for g in groups))
+
+
+def err_cond(el):
+    return stanza_error(el)[1] if el.get("type") == "error" else None
+
+
+async def roster_of(c):
+    r = await c.iq("get", "<query xmlns='%s'/>" % NS_ROSTER)
+    check(r.get("type") == "result", "roster get", r)
+    return roster_items(r)
+
+
+async def pipelined_iqs(c, type_, payloads, to=None, timeout=20):
+    """Sends every request at once, then collects the answers by id."""
+    ids = []
+    for i, p in enumerate(payloads):
+        iid = "pl%d-%d" % (id(payloads) & 0xffff, i)
+        ids.append(iid)
+        to_attr = " to='%s'" % to if to else ""
+        c.send("<iq type='%s' id='%s'%s>%s</iq>" % (type_, iid, to_attr, p))
+    want = set(ids)
+    got = {}
+    deadline = time.monotonic() + timeout * SCALE
+    while want - set(got):
+        el = await c.wait_for(lambda e: e.tag == q("iq") and e.get("id") in want
+                              and e.get("type") in ("result", "error"),
+                              deadline - time.monotonic(), "answers to %d pipelined iqs" % len(ids))
+        got[el.get("id")] = el
+    return [got[i] for i in ids]
+
+
+def many_groups(n, dup_last=False):
+    """n distinct short group names (base-36), the last one a copy of the
+    first when dup_last."""
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = []
+    for i in range(n):
+        s, v = "", i
+        while True:
+            s = digits[v % 36] + s
+            v //= 36
+            if not v:
+                break
+        out.append(s)
+    if dup_last:
+        out[-1] = out[0]
+    return out
+
+
+# ---- roster size --------------------------------------------------------------
+
+@options(config={"roster": {"max_items": 40, "max_pending": 5}}, timeout=60)
+async def test_roster_size_limit(ctx):
+    by = await bystander(ctx, "size")
+    c = await ctx.raw_session("rfull@localhost", "a")
+    c.send("<iq type='get' id='r0'><query xmlns='%s'/></iq>" % NS_ROSTER)  # interested
+    await c.wait_for(lambda e: e.get("id") == "r0")
+    answers = await pipelined_iqs(c, "set", [item_set("c%03d@localhost" % i) for i in range(40)])
+    check(all(a.get("type") == "result" for a in answers), "the first 40 items must be accepted",
+          *[a for a in answers if a.get("type") != "result"][:3])
+    # One past the limit, and a burst of them: RFC 6121 §2.3.3 leaves the size
+    # to the server; the answer is <not-allowed/> (cancel: waiting does not help).
+    answers = await pipelined_iqs(c, "set", [item_set("x%03d@localhost" % i) for i in range(60)])
+    for a in answers:
+        check(err_cond(a) == "not-allowed" and stanza_error(a)[0] == "cancel",
+              "a roster set past max_items: want cancel/not-allowed", a)
+    items = await roster_of(c)
+    check(len(items) == 40 and all(j.startswith("c") for j in items),
+          "the roster must stay at the limit (got %d items)" % len(items))
+    # Existing items may still change, and a removal makes room.
+    r = await c.iq("set", item_set("c000@localhost", name="renamed", groups=["g"]))
+    check(r.get("type") == "result", "updating an item at the limit", r)
+    r = await c.iq("set", item_set("c001@localhost", subscription="remove"))
+    check(r.get("type") == "result", "removing an item", r)
+    r = await c.iq("set", item_set("x000@localhost"))
+    check(r.get("type") == "result", "adding after a removal", r)
+    r = await c.iq("set", item_set("x001@localhost"))
+    check(err_cond(r) == "not-allowed", "full again", r)
+
+    # An outbound subscription would create an item too (RFC 6121 §3.1.2):
+    # refused with a presence error, not routed, no roster push.
+    other = await ctx.raw_session(SENDERS[0], "o", presence=True)
+    c.send("<presence type='subscribe' to='%s'/>" % SENDERS[0])
+    el = await c.wait_for(lambda e: e.tag == q("presence") and e.get("type") == "error",
+                          what="presence error for a subscription past max_items")
+    check(err_cond(el) == "not-allowed", "subscription past max_items: want not-allowed", el)
+    await other.quiet(0.5, lambda e: e.tag == q("presence") and e.get("type") == "subscribe")
+    await c.quiet(0.3, is_roster_push(SENDERS[0]))
+    items = await roster_of(c)
+    check(len(items) == 40 and SENDERS[0] not in items, "the subscription must not grow the roster")
+    rtt = await by.stop()
+    check(rtt < 2 * SCALE, "bystander ping took %.2fs" % rtt)
+
+
+@options(config={"roster": {"max_items": 40, "max_pending": 5}}, timeout=60)
+async def test_inbound_subscriptions_bounded_apart(ctx):
+    """Requests from strangers (pending, not in the roster) have their own,
+    smaller bound: they cannot fill the owner's roster, and the owner can
+    still add contacts while the queue is full."""
+    owner = "pend@localhost"
+    fans = [await ctx.raw_session(j, "f", presence=True) for j in SENDERS]
+    for f in fans:
+        f.send("<presence type='subscribe' to='%s'/>" % owner)
+    refused = []
+    for f in fans[5:]:
+        el = await f.wait_for(lambda e: e.tag == q("presence") and e.get("type") == "error",
+                              what="presence error past max_pending")
+        refused.append(err_cond(el))
+    check(refused == ["resource-constraint"] * 3,
+          "requests past max_pending: want resource-constraint, got %s" % refused)
+    for f in fans[:5]:
+        await f.quiet(0.2, lambda e: e.tag == q("presence") and e.get("type") == "error")
+    o = await ctx.raw_session(owner, "o")
+    o.send("<presence/>")
+    subs = []
+    while True:
+        try:
+            el = await o.wait_for(lambda e: e.tag == q("presence") and e.get("type") == "subscribe",
+                                  timeout=1.0)
+        except TestFailure:
+            break
+        subs.append(el.get("from"))
+    check(sorted(subs) == sorted(SENDERS[:5]),
+          "the owner must see exactly the 5 stored requests, got %s" % subs)
+    r = await o.iq("set", item_set("friend@localhost"))
+    check(r.get("type") == "result", "adding a contact while the request queue is full", r)
+    # Approving a request makes an item (counted against max_items).
+    o.send("<presence type='subscribed' to='%s'/>" % SENDERS[0])
+    await fans[0].wait_for(lambda e: e.tag == q("presence") and e.get("type") == "subscribed")
+    items = await roster_of(o)
+    check(set(items) == {"friend@localhost", SENDERS[0]}, "roster after approval: %s" % items)
+
+
+# ---- roster groups --------------------------------------------------------------
+
+async def group_attack(ctx, jid, groups, want_cond, n=10):
+    """n roster sets of one item with the given groups from jid, while a
+    bystander pings; returns (server CPU seconds, worst ping round trip)."""
+    by = await bystander(ctx, jid.split("@")[0])
+    c = await ctx.raw_session(jid, "a")
+    payload = item_set("many@localhost", groups=groups)
+    check(len(payload) > 150000, "payload too small to be an attack (%d bytes)" % len(payload))
+    pid = ctx.server.pid
+    cpu0 = cpu_seconds(pid)
+    answers = await pipelined_iqs(c, "set", [payload] * n, timeout=60)
+    cpu = cpu_seconds(pid) - cpu0
+    rtt = await by.stop()
+    print("  %d groups x %d: server CPU %.3fs, worst bystander ping %.3fs"
+          % (len(groups), n, cpu, rtt))
+    for a in answers:
+        check(err_cond(a) == want_cond, "%d groups: want %s" % (len(groups), want_cond), a)
+    items = await roster_of(c)
+    check("many@localhost" not in items, "the refused item was stored")
+    return cpu, rtt
+
+
+@options(timeout=120)
+async def test_twelve_thousand_groups_refused_quickly(ctx):
+    # RFC 6121 §2.3.3: the server refuses a roster set it will not store with
+    # <not-acceptable/>; default [roster] max_groups is far below 12,000.
+    cpu, rtt = await group_attack(ctx, "rgroups@localhost", many_groups(12000), "not-acceptable")
+    check(cpu < 0.6 * SCALE, "10 roster sets with 12,000 groups cost %.2fs of server CPU" % cpu)
+    check(rtt < 0.5 * SCALE, "a bystander's ping took %.3fs during the attack" % rtt)
+
+
+@options(config={"roster": {"max_groups": 20000}}, timeout=120)
+async def test_duplicate_group_check_is_not_quadratic(ctx):
+    # The duplicate is the last group: a quadratic check compares all
+    # 72 million pairs before finding it.
+    cpu, rtt = await group_attack(ctx, "rdup@localhost", many_groups(12000, dup_last=True),
+                                  "bad-request")
+    check(cpu < 0.6 * SCALE, "10 roster sets with 12,000 groups cost %.2fs of server CPU" % cpu)
+    check(rtt < 0.5 * SCALE, "a bystander's ping took %.3fs during the attack" % rtt)
+
+
+async def test_group_and_name_length(ctx):
+    # RFC 6121 §2.3.3: a group or name over the server's limit, and an empty
+    # group, are <not-acceptable/>; [roster] max_group_length and
+    # max_name_length are 1024 bytes by default (counted in UTF-8).
+    c = await ctx.raw_session("rlen@localhost", "a")
+    cases = [
+        ("a group of 1025 bytes", item_set("l1@localhost", groups=["g" * 1025]), "not-acceptable"),
+        ("a Cyrillic group of 1026 bytes", item_set("l2@localhost", groups=["ж" * 513]),
+         "not-acceptable"),
+        ("a name of 1025 bytes", item_set("l3@localhost", name="n" * 1025), "not-acceptable"),
+        ("an empty group", item_set("l4@localhost", groups=[""]), "not-acceptable"),
+        ("65 groups", item_set("l5@localhost", groups=many_groups(65)), "not-acceptable"),
+        ("a duplicate group", item_set("l6@localhost", groups=["a", "b", "a"]), "bad-request"),
+    ]
+    for what, payload, cond in cases:
+        r = await c.iq("set", payload)
+        check(err_cond(r) == cond, "%s: want %s" % (what, cond), r)
+    ok = [
+        ("a group and a name of 1024 bytes",
+         item_set("k1@localhost", name="n" * 1024, groups=["g" * 1024])),
+        ("a Cyrillic group of 1024 bytes", item_set("k2@localhost", groups=["ж" * 512])),
+        ("64 groups", item_set("k3@localhost", groups=many_groups(64))),
+    ]
+    for what, payload in ok:
+        r = await c.iq("set", payload)
+        check(r.get("type") == "result", "%s must be accepted" % what, r)
+    items = await roster_of(c)
+    check(set(items) == {"k1@localhost", "k2@localhost", "k3@localhost"},
+          "only the accepted items are stored: %s" % sorted(items))
