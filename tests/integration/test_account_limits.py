@@ -303,3 +303,213 @@ async def test_group_and_name_length(ctx):
     items = await roster_of(c)
     check(set(items) == {"k1@localhost", "k2@localhost", "k3@localhost"},
           "only the accepted items are stored: %s" % sorted(items))
+
+
+# ---- pubsub: nodes per account, paged disco#items ----------------------------
+
+SVC = "pubsub.localhost"
+
+
+def create(node):
+    return "<pubsub xmlns='%s'><create node='%s'/></pubsub>" % (NS_PUBSUB, xesc(node))
+
+
+def publish(node):
+    return ("<pubsub xmlns='%s'><publish node='%s'><item><entry xmlns='urn:x'/></item></publish>"
+            "</pubsub>" % (NS_PUBSUB, xesc(node)))
+
+
+def pubsub_error(el):
+    """(condition, pubsub#errors condition) of an error reply."""
+    err = el.find(q("error"))
+    if err is None:
+        return None, None
+    cond = app = None
+    for child in err:
+        if child.tag.startswith("{%s}" % NS_STANZA_ERR) and not child.tag.endswith("}text"):
+            cond = child.tag.split("}")[1]
+        elif child.tag.startswith("{%s}" % NS_PUBSUB_ERRORS):
+            app = child.tag.split("}")[1]
+    return cond, app
+
+
+@options(config={"pubsub": {"service_max_nodes_per_account": 10}}, timeout=60)
+async def test_pubsub_nodes_per_account(ctx):
+    by = await bystander(ctx, "ps")
+    u = await ctx.raw_session("psuser@localhost", "a")
+    o = await ctx.raw_session("psother@localhost", "a")
+    answers = await pipelined_iqs(u, "set", [create("u-%02d" % i) for i in range(10)], to=SVC)
+    check(all(a.get("type") == "result" for a in answers), "the first 10 nodes",
+          *[a for a in answers if a.get("type") != "result"][:2])
+    # XEP-0060 §8.1.1: creation refused by who asks; not-allowed (cancel) with
+    # <max-nodes-exceeded/>, as for the service-wide cap.
+    answers = await pipelined_iqs(u, "set", [create("u-x%02d" % i) for i in range(30)], to=SVC)
+    for a in answers:
+        check(pubsub_error(a) == ("not-allowed", "max-nodes-exceeded")
+              and a.find(q("error")).get("type") == "cancel",
+              "creating an 11th node: want cancel/not-allowed + max-nodes-exceeded", a)
+    # Auto-create by publishing (§7.1.4) counts too.
+    r = await u.iq("set", publish("u-auto"), to=SVC)
+    check(pubsub_error(r) == ("not-allowed", "max-nodes-exceeded"), "auto-create past the limit", r)
+    # Making another account an owner of one's nodes (§8.9) does not use up
+    # its share: the count is by creator.
+    r = await u.iq("set", "<pubsub xmlns='%s#owner'><affiliations node='u-00'>"
+                          "<affiliation jid='psother@localhost' affiliation='owner'/>"
+                          "</affiliations></pubsub>" % NS_PUBSUB, to=SVC)
+    check(r.get("type") == "result", "adding an owner", r)
+    answers = await pipelined_iqs(o, "set", [create("o-%02d" % i) for i in range(10)], to=SVC)
+    check(all(a.get("type") == "result" for a in answers), "another account's 10 nodes",
+          *[a for a in answers if a.get("type") != "result"][:2])
+    r = await o.iq("set", create("o-10"), to=SVC)
+    check(pubsub_error(r)[1] == "max-nodes-exceeded", "the other account's 11th node", r)
+    # Deleting a node makes room again.
+    r = await u.iq("set", "<pubsub xmlns='%s#owner'><delete node='u-03'/></pubsub>" % NS_PUBSUB,
+                   to=SVC)
+    check(r.get("type") == "result", "delete", r)
+    r = await u.iq("set", create("u-new"), to=SVC)
+    check(r.get("type") == "result", "creating after a delete", r)
+    r = await u.iq("set", create("u-new2"), to=SVC)
+    check(pubsub_error(r)[1] == "max-nodes-exceeded", "full again", r)
+    rtt = await by.stop()
+    check(rtt < 2 * SCALE, "bystander ping took %.2fs" % rtt)
+
+
+def disco_items(set_xml=""):
+    return "<query xmlns='%s'>%s</query>" % (NS_DISCO_ITEMS, set_xml)
+
+
+def rsm(max_=None, after=None, before=None, index=None):
+    parts = []
+    if max_ is not None:
+        parts.append("<max>%s</max>" % max_)
+    if after is not None:
+        parts.append("<after>%s</after>" % xesc(after))
+    if before is not None:
+        parts.append("<before>%s</before>" % xesc(before) if before else "<before/>")
+    if index is not None:
+        parts.append("<index>%d</index>" % index)
+    return "<set xmlns='%s'>%s</set>" % (NS_RSM, "".join(parts))
+
+
+def page_of(el):
+    """(node names, {first, index, last, count}) of a disco#items result."""
+    qe = el.find(q("query", NS_DISCO_ITEMS))
+    check(qe is not None, "disco#items result without <query/>", el)
+    nodes = [it.get("node") for it in qe.findall(q("item", NS_DISCO_ITEMS))]
+    s = qe.find(q("set", NS_RSM))
+    info = None
+    if s is not None:
+        first = s.find(q("first", NS_RSM))
+        info = {"first": first.text if first is not None else None,
+                "index": int(first.get("index")) if first is not None else None,
+                "last": s.findtext(q("last", NS_RSM)),
+                "count": int(s.findtext(q("count", NS_RSM)))}
+    return nodes, info
+
+
+NODES = 300
+LONG = "x" * 200  # long node names make the unpaged answer large, as in the report
+
+
+@options(config={"pubsub": {"service_max_nodes_per_account": 1000, "disco_max_items": 50}},
+         timeout=120)
+async def test_disco_items_paged(ctx):
+    c = await ctx.raw_session("pspage@localhost", "a")
+    names = ["n%03d-%s" % (i, LONG) for i in range(NODES)]
+    for k in range(0, NODES, 100):
+        answers = await pipelined_iqs(c, "set", [create(n) for n in names[k:k + 100]], to=SVC)
+        check(all(a.get("type") == "result" for a in answers), "creating nodes",
+              *[a for a in answers if a.get("type") != "result"][:2])
+    by = await bystander(ctx, "page")
+
+    # XEP-0030 without RSM: capped at disco_max_items, with a <set/> saying
+    # how to go on (XEP-0059 §2.2).
+    r = await c.iq("get", disco_items(), to=SVC)
+    nodes, info = page_of(r)
+    size = len(tostr(r).encode("utf-8"))
+    check(len(nodes) == 50, "unpaged disco#items: want 50 items, got %d" % len(nodes))
+    check(size < 20000, "unpaged disco#items answer is %d bytes" % size)
+    check(info and info["count"] == NODES and info["index"] == 0 and info["first"] == nodes[0]
+          and info["last"] == nodes[-1], "the <set/> of an unrequested page: %s" % info, r)
+    check(nodes == sorted(names)[:50], "the first page holds the first nodes in order")
+
+    # Paging forwards with <after/> returns every node exactly once.
+    seen, after, pages = [], None, 0
+    while True:
+        r = await c.iq("get", disco_items(rsm(37, after=after)), to=SVC)
+        nodes, info = page_of(r)
+        check(info is not None and info["count"] == NODES, "page %d: <set/> %s" % (pages, info), r)
+        if not nodes:
+            check(info["first"] is None, "an empty page has no <first/>", r)
+            break
+        check(len(nodes) <= 37 and info["index"] == len(seen) and info["last"] == nodes[-1],
+              "page %d: %d items, %s" % (pages, len(nodes), info), r)
+        seen += nodes
+        after = nodes[-1]
+        pages += 1
+        check(pages <= NODES // 37 + 2, "paging does not end")
+    check(seen == sorted(names), "paging with <after/>: %d nodes, %d distinct, want %d in order"
+          % (len(seen), len(set(seen)), NODES))
+
+    # Backwards from the last page (§2.5, §2.3).
+    seen, before = [], ""
+    while True:
+        r = await c.iq("get", disco_items(rsm(64, before=before)), to=SVC)
+        nodes, info = page_of(r)
+        if not nodes:
+            break
+        seen = nodes + seen
+        before = nodes[0]
+    check(seen == sorted(names), "paging backwards: %d nodes" % len(seen))
+
+    # A huge <max/> is capped; <max>0</max> is the count only (§2.7); an
+    # index (§2.6); a node deleted between pages keeps its place (§2.4).
+    nodes, info = page_of(await c.iq("get", disco_items(rsm(100000)), to=SVC))
+    check(len(nodes) == 50, "max=100000 must be capped at disco_max_items, got %d" % len(nodes))
+    nodes, info = page_of(await c.iq("get", disco_items(rsm(0)), to=SVC))
+    check(nodes == [] and info["count"] == NODES, "max=0: count only, got %d items" % len(nodes))
+    nodes, info = page_of(await c.iq("get", disco_items(rsm(5, index=120)), to=SVC))
+    check(nodes == sorted(names)[120:125] and info["index"] == 120, "index 120: %s" % info)
+    gone = sorted(names)[99]
+    r = await c.iq("set", "<pubsub xmlns='%s#owner'><delete node='%s'/></pubsub>" % (NS_PUBSUB, gone),
+                   to=SVC)
+    check(r.get("type") == "result", "delete", r)
+    nodes, info = page_of(await c.iq("get", disco_items(rsm(3, after=gone)), to=SVC))
+    check(nodes == sorted(names)[100:103] and info["count"] == NODES - 1,
+          "after a deleted node: %s %s" % ([n[:4] for n in nodes], info))
+    r = await c.iq("get", disco_items(rsm("-1")), to=SVC)
+    check(err_cond(r) == "bad-request", "a negative <max/>: want bad-request", r)
+
+    # The service says it pages (XEP-0059 §3).
+    r = await c.iq("get", "<query xmlns='http://jabber.org/protocol/disco#info'/>", to=SVC)
+    feats = {f.get("var") for f in r.iter(q("feature", "http://jabber.org/protocol/disco#info"))}
+    check(NS_RSM in feats, "rsm feature not advertised by the service", r)
+    rtt = await by.stop()
+    check(rtt < 2 * SCALE, "bystander ping took %.2fs" % rtt)
+
+
+@options(config={"pubsub": {"disco_max_items": 10}}, timeout=60)
+async def test_pep_disco_items_paged(ctx):
+    """An account's PEP nodes (XEP-0163 §6) are listed the same way."""
+    c = await ctx.raw_session("pep@localhost", "a")
+    names = ["urn:x:pep:%02d" % i for i in range(30)]
+    answers = await pipelined_iqs(c, "set", [publish(n) for n in names])
+    check(all(a.get("type") == "result" for a in answers), "publishing to 30 PEP nodes",
+          *[a for a in answers if a.get("type") != "result"][:2])
+    r = await c.iq("get", disco_items(), to="pep@localhost")
+    nodes, info = page_of(r)
+    check(len(nodes) == 10 and info and info["count"] == 30, "PEP disco#items: %d, %s" % (len(nodes), info), r)
+    seen, after = [], None
+    while True:
+        nodes, info = page_of(await c.iq("get", disco_items(rsm(7, after=after)), to="pep@localhost"))
+        if not nodes:
+            break
+        seen += nodes
+        after = nodes[-1]
+    check(seen == sorted(names), "paging PEP nodes: %s" % seen)
+    # A short list without <set/> in the request comes without one.
+    other = await ctx.raw_session("big@localhost", "a")
+    r = await other.iq("set", publish("urn:x:one"))
+    check(r.get("type") == "result", "publish", r)
+    nodes, info = page_of(await other.iq("get", disco_items(), to="big@localhost"))
+    check(nodes == ["urn:x:one"] and info is None, "a complete short list: %s %s" % (nodes, info))

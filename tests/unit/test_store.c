@@ -26,6 +26,7 @@
 
 #include "core/log.h"
 #include "store/store.h"
+#include "store/store_pubsub.h"
 #include "store/store_internal.h"
 
 /* ------------------------------------------------------------------------ */
@@ -1537,6 +1538,36 @@ static void test_migrate_from_v1(void **state)
     free(err);
 }
 
+/* Migration 6 gives the existing pubsub service nodes a creator (one of
+ * their owners) so that they count against the per-account node limit;
+ * PEP nodes get none. */
+static void test_migrate_pubsub_creator(void **state)
+{
+    fx_t *fx = *state;
+    char *err = NULL;
+    assert_int_equal(vn_store_create_at_version(fx->dir, 5, &err), 0);
+    sqlite3 *db = raw_open(fx);
+    const char *fill =
+        "PRAGMA foreign_keys = ON;"
+        "INSERT INTO accounts (jid, domain) VALUES ('old@example.org', 'example.org');"
+        "INSERT INTO pubsub_nodes (id, service, node, owner) VALUES"
+        "  (1, 'pubsub.example.org', 'a', NULL), (2, 'pubsub.example.org', 'b', NULL),"
+        "  (3, 'pubsub.example.org', 'orphan', NULL), (4, 'old@example.org', 'pep', "
+        "'old@example.org');"
+        "INSERT INTO pubsub_affiliations (node_id, jid, affiliation) VALUES"
+        "  (1, 'old@example.org', 'owner'), (2, 'old@example.org', 'owner'),"
+        "  (2, 'x@example.org', 'publisher'), (4, 'old@example.org', 'owner');";
+    assert_int_equal(sqlite3_exec(db, fill, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    fx->st = open_ok(fx);
+    assert_int_equal(vn_store_schema_version(fx->st), vn_store_schema_latest());
+    int64_t n = -1;
+    assert_int_equal(vn_store_ps_node_count_by(fx->st, "pubsub.example.org", "old@example.org", &n),
+                     0);
+    assert_int_equal(n, 2);
+    assert_int_equal(raw_count(fx, "SELECT count(*) FROM pubsub_nodes WHERE creator IS NULL"), 2);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Account deletion cascades                                                  */
 /* ------------------------------------------------------------------------ */
@@ -1881,6 +1912,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_roster_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_offline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_pubsub_creator, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive_clock_step_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive_paging_3000, setup, teardown),
