@@ -513,3 +513,77 @@ async def test_pep_disco_items_paged(ctx):
     check(r.get("type") == "result", "publish", r)
     nodes, info = page_of(await other.iq("get", disco_items(), to="big@localhost"))
     check(nodes == ["urn:x:one"] and info is None, "a complete short list: %s %s" % (nodes, info))
+
+
+# ---- pre-authentication stanza limit --------------------------------------------
+
+HEADER = STREAM_HEADER.format(to=" to='localhost'", version="1.0")
+PREAUTH = 8192  # [c2s] max_stanza_size_preauth default
+
+
+async def test_preauth_unfinished_stanza_policy_violation(ctx):
+    # Plain TCP before STARTTLS, and inside TLS before SASL: 20 KiB of an
+    # unfinished stanza is far past the pre-auth limit.
+    for tls in (False, True):
+        r = await ctx.raw()
+        await r.open()
+        if tls:
+            await r.starttls()
+        r.send("<message to='bystander@localhost'><body>" + "x" * 20480)
+        await r.expect_stream_error("policy-violation")
+    # A long stream header is no way around it.
+    r = await ctx.raw()
+    r.send("<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+           "xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0' "
+           "a='" + "y" * 20480)
+    await r.expect_stream_error("policy-violation")
+    # SASL itself fits: SCRAM-SHA-256-PLUS with channel binding, and after it
+    # the full limit applies (a 100 KiB message to oneself goes through).
+    c = await ctx.raw_session("big@localhost", "big", mech="SCRAM-SHA-256-PLUS")
+    body = "ж" * 50000
+    c.message("big@localhost/big", body)
+    el = await c.wait_for(is_message(body=body), timeout=10, what="the 100 KB message")
+    check(el is not None, "the 100 KB message after authentication")
+
+
+@options(timeout=120)
+async def test_preauth_connections_do_not_grow_the_server(ctx):
+    """200 unauthenticated connections each try to park 200 KiB of an
+    unfinished stanza (below max_stanza_size, which used to be the only
+    limit before authentication: 40 MB held). Each is cut off at the
+    pre-auth limit with <policy-violation/>, the server's RSS stays about
+    where it was, and a bystander keeps getting its pings answered."""
+    by = await bystander(ctx, "preauth")
+    n, chunk, total = 200, 16384, 200 * 1024
+    rss0 = ctx.server.rss_kib()
+    conns = []
+    for _ in range(n):
+        r = await ctx.raw()
+        r.send("<?xml version='1.0'?>" + HEADER + "<message to='bystander@localhost'><body>")
+        conns.append(r)
+
+    async def push(r):
+        sent = 0
+        try:
+            while sent < total:
+                await r.send_drain("x" * chunk)
+                sent += chunk
+                await asyncio.sleep(0)
+        except (ConnectionError, OSError):
+            pass  # the server hung up mid-way: what it should do
+        return sent
+
+    sent = await asyncio.gather(*[push(r) for r in conns])
+    rss_peak = ctx.server.rss_kib()
+    conds = await asyncio.gather(*[r.stream_end(timeout=15 * SCALE) for r in conns],
+                                 return_exceptions=True)
+    bad = [c for c in conds if isinstance(c, BaseException) or c[0] != "policy-violation"]
+    rss1 = ctx.server.rss_kib()
+    rtt = await by.stop()
+    grew = max(rss_peak, rss1) - rss0
+    print("  %d pre-auth connections x %d KiB pushed: RSS %+d KiB (peak), worst bystander ping "
+          "%.3fs" % (n, total // 1024, grew, rtt))
+    check(not bad, "%d of %d connections did not end with <policy-violation/>: %s"
+          % (len(bad), n, [repr(b)[:120] for b in bad[:3]]))
+    check(grew < 12 * 1024 * SCALE, "server RSS grew by %d KiB for %d pre-auth connections" % (grew, n))
+    check(rtt < 2 * SCALE, "bystander ping took %.2fs" % rtt)
