@@ -87,6 +87,8 @@ one "fuzz-build-jid" fuzz_build -o build-fuzz/fuzz_jid fuzz/fuzz_jid.c src/xmpp/
 one "fuzz-jid" fuzz_run jid
 one "fuzz-build-scram" fuzz_build -o build-fuzz/fuzz_scram fuzz/fuzz_scram.c src/xmpp/scram.c $FUZZ_DEPS -lcrypto -lpthread
 one "fuzz-scram" fuzz_run scram
+one "fuzz-build-rsm" fuzz_build -o build-fuzz/fuzz_rsm fuzz/fuzz_rsm.c src/xmpp/rsm.c src/xml/parser.c src/xml/node.c $FUZZ_DEPS -lexpat
+one "fuzz-rsm" fuzz_run rsm
 # The module targets call into the whole server library: it is compiled
 # once, instrumented, into build-fuzz/libvestnik.a.
 fuzz_lib() {

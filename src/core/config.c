@@ -106,6 +106,9 @@ static int on_entry(void *user, const char *section, const char *name, const cha
     } else if (MATCH("c2s", "max_stanza_size")) {
         if (parse_long(value, 1024, 64L << 20, &n) < 0) goto bad;
         c->max_stanza_size = (size_t)n;
+    } else if (MATCH("c2s", "max_stanza_size_preauth")) {
+        if (parse_long(value, 1024, 64L << 20, &n) < 0) goto bad;
+        c->max_stanza_size_preauth = (size_t)n;
     } else if (MATCH("c2s", "max_depth")) {
         if (parse_long(value, 4, 1000, &n) < 0) goto bad;
         c->max_depth = (int)n;
@@ -148,6 +151,22 @@ static int on_entry(void *user, const char *section, const char *name, const cha
     } else if (MATCH("c2s", "max_connections_per_address")) {
         if (parse_long(value, 0, 10000000, &n) < 0) goto bad;
         c->max_connections_per_address = (int)n;
+    } else if (MATCH("roster", "max_items")) {
+        if (parse_long(value, 1, 1000000, &n) < 0) goto bad;
+        c->roster_max_items = (int)n;
+    } else if (MATCH("roster", "max_pending")) {
+        if (parse_long(value, 1, 1000000, &n) < 0) goto bad;
+        c->roster_max_pending = (int)n;
+    } else if (MATCH("roster", "max_groups")) {
+        if (parse_long(value, 1, 100000, &n) < 0) goto bad;
+        c->roster_max_groups = (int)n;
+    } else if (MATCH("roster", "max_group_length")) {
+        if (parse_long(value, 1, 64L << 20, &n) < 0) goto bad;
+        c->roster_max_group_length = (size_t)n;
+    } else if (MATCH("roster", "max_name_length")) {
+        if (parse_long(value, 1, 64L << 20, &n) < 0) goto bad;
+        c->roster_max_name_length = (size_t)n;
+        /* [roster] keys end here */
     } else if (MATCH("archive", "enabled")) {
         if (parse_bool(value, &b) < 0) goto bad;
         c->archive_enabled = b;
@@ -189,6 +208,12 @@ static int on_entry(void *user, const char *section, const char *name, const cha
     } else if (MATCH("pubsub", "service_max_nodes")) {
         if (parse_long(value, 1, 10000000, &n) < 0) goto bad;
         c->pubsub_service_nodes = (int)n;
+    } else if (MATCH("pubsub", "service_max_nodes_per_account")) {
+        if (parse_long(value, 0, 10000000, &n) < 0) goto bad;
+        c->pubsub_service_nodes_per_account = (int)n;
+    } else if (MATCH("pubsub", "disco_max_items")) {
+        if (parse_long(value, 1, 100000, &n) < 0) goto bad;
+        c->pubsub_disco_max_items = (int)n;
     } else if (MATCH("pubsub", "create")) {
         if (!strcmp(value, "local"))
             c->pubsub_create_local = 1;
@@ -298,12 +323,18 @@ int vn_config_load(const char *path, vn_config_t *cfg, char **err)
     cfg->listen = vn_xstrdup("127.0.0.1:5222");
     cfg->direct_tls = vn_xstrdup("127.0.0.1:5223");
     cfg->max_stanza_size = 262144;
+    cfg->max_stanza_size_preauth = 8192;
     cfg->max_depth = 32;
     cfg->max_attributes = 32;
     cfg->auth_timeout = 60;
     cfg->idle_timeout = 0;
     cfg->max_offline = 1000;
     cfg->archive_enabled = 1;
+    cfg->roster_max_items = 2000;
+    cfg->roster_max_pending = 200;
+    cfg->roster_max_groups = 64;
+    cfg->roster_max_group_length = 1024;
+    cfg->roster_max_name_length = 1024;
     cfg->resume_timeout = 300;
     cfg->max_unacked = 10000;
     cfg->max_unacked_bytes = 4u << 20;
@@ -324,6 +355,8 @@ int vn_config_load(const char *path, vn_config_t *cfg, char **err)
     cfg->pubsub_max_items = 256;
     cfg->pubsub_max_nodes = 100;
     cfg->pubsub_service_nodes = 100000;
+    cfg->pubsub_service_nodes_per_account = 100;
+    cfg->pubsub_disco_max_items = 100;
     cfg->pubsub_create_local = 1;
     cfg->vcard_max_size = 131072;
     cfg->private_max_size = 65536;
@@ -350,7 +383,12 @@ int vn_config_load(const char *path, vn_config_t *cfg, char **err)
 
     parse_ctx_t ctx = {.cfg = cfg};
     int r = ini_parse(path, on_entry, &ctx);
-    if (r == 0) return 0;
+    if (r == 0) {
+        /* The pre-authentication limit only ever lowers the stanza limit. */
+        if (cfg->max_stanza_size_preauth > cfg->max_stanza_size)
+            cfg->max_stanza_size_preauth = cfg->max_stanza_size;
+        return 0;
+    }
     char msg[700];
     if (r == -1)
         snprintf(msg, sizeof(msg), "%s: cannot open: %s", path, strerror(errno));

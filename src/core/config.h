@@ -38,6 +38,7 @@ typedef struct vn_config {
     char *listen;     /* host:port, NULL = disabled */
     char *direct_tls; /* host:port, NULL = disabled */
     size_t max_stanza_size;
+    size_t max_stanza_size_preauth; /* until SASL succeeds (RFC 6120 §6.4.6 restart) */
     int max_depth;
     int max_attributes;
     int auth_timeout;
@@ -52,6 +53,12 @@ typedef struct vn_config {
     uint32_t rate;             /* input bytes/s per session (0: not shaped) */
     uint32_t burst;            /* input bytes a session may send at once */
     int max_connections_per_address; /* live connections one peer address may hold, 0 = no limit */
+    /* [roster] RFC 6121 §2 */
+    int roster_max_items;           /* items in one account's roster */
+    int roster_max_pending;         /* stored inbound requests from contacts not in the roster */
+    int roster_max_groups;          /* <group/> elements on one item */
+    size_t roster_max_group_length; /* bytes of one group name */
+    size_t roster_max_name_length;  /* bytes of an item's 'name' */
     /* [archive] */
     int archive_enabled;        /* XEP-0313 archiving on (default) */
     int archive_retention_days; /* XEP-0313: days messages are kept, 0 = forever */
@@ -69,6 +76,9 @@ typedef struct vn_config {
     int pubsub_max_items;      /* items kept per node when max_items is "max" */
     int pubsub_max_nodes;      /* PEP nodes per account */
     int pubsub_service_nodes;  /* nodes on the pubsub service */
+    /* service nodes one account created that still exist (0: no limit) */
+    int pubsub_service_nodes_per_account;
+    int pubsub_disco_max_items; /* disco#items page size (XEP-0059) */
     int pubsub_create_local;   /* any local user may create service nodes (else admins only) */
     char *pubsub_admins;       /* comma-separated bare JIDs that own every service node */
     /* [profile] vcard-temp (XEP-0054), private XML storage (XEP-0049) */

@@ -267,9 +267,29 @@ static void send_subscription(vn_server_t *srv, const char *from, const char *to
     vn_stanza_free(p);
 }
 
+/* A subscription stanza from the owner that would have added a roster item
+ * past [roster] max_items (roster.c over_limit): nothing was stored, so it
+ * is not routed either (the contact would otherwise hold a state the
+ * owner's roster does not show). The owner's resources get the presence
+ * error (RFC 6120 §8.3) from the contact's bare JID. */
+static void refuse_outbound(roster_change_t *c)
+{
+    /* (in c->stanza's arena, freed with it) */
+    vn_stanza_t *err = vn_stanza_error_reply(c->stanza, "cancel", c->refused,
+                                             "the roster has reached its size limit");
+    vn_user_t *u = vn_router_user(c->srv, c->owner);
+    if (!err) return;
+    for (vn_session_t *s = u ? u->sessions : NULL; s; s = s->next_of_user)
+        if (s->state == VN_SS_READY) vn_router_deliver(c->srv, s, err);
+}
+
 static void outbound_then(roster_change_t *c)
 {
     if (c->rc < 0) return;
+    if (c->refused) {
+        refuse_outbound(c);
+        return;
+    }
     if (c->effects & EFFECT_ROUTE) vn_route(c->srv, c->stanza);
     if (c->effects & EFFECT_SEND_PRESENCE)
         send_presence_after_storage(c->srv, c->owner, c->contact, 0);
@@ -280,6 +300,14 @@ static void outbound_then(roster_change_t *c)
 static void inbound_then(roster_change_t *c)
 {
     if (c->rc < 0) return; /* e.g. no such account: nothing to tell */
+    if (c->refused) {
+        /* [roster] max_pending requests from contacts not in the roster are
+         * already waiting for the owner: the sender learns that this one
+         * was not kept (and may ask again later). */
+        vn_route_error(c->srv, c->stanza, "wait", c->refused,
+                       "too many subscription requests are waiting for this account");
+        return;
+    }
     if (c->effects & EFFECT_DELIVER) {
         vn_user_t *u = vn_router_user(c->srv, c->owner);
         if (u) {

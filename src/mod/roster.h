@@ -49,10 +49,19 @@ struct roster_change {
     char *arg_str;         /* for the edit function (e.g. a name or a stanza) */
     char **arg_groups;     /* for the edit function, NULL-terminated */
     int arg_has_groups;
+    /* per-account limits (RFC 6121 §2; [roster] max_items, max_pending),
+     * copied from the configuration when the change is made */
+    int max_items;   /* rows shown in the roster */
+    int max_pending; /* rows kept only for a pending inbound request */
     /* results */
     int rc;                /* storage result: 0 ok, -1 error */
     int existed;
     int action;            /* what edit() returned */
+    /* The stanza error condition when a limit refused the change (storage
+     * untouched, action and effects 0), else NULL: "not-allowed" for a new roster
+     * item past max_items, "resource-constraint" for a new pending request
+     * past max_pending. */
+    const char *refused;
     vn_roster_item_t before;
     vn_roster_item_t item; /* after the edit */
     uint64_t version;

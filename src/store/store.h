@@ -102,6 +102,10 @@ int vn_store_roster_put(vn_store_t *st, const char *owner, const vn_roster_item_
 /* 0 removed, 1 not found, -1 error; bumps the version on removal. */
 int vn_store_roster_delete(vn_store_t *st, const char *owner, const char *contact,
                            uint64_t *new_version);
+/* How many rows the owner has: *items shown in the roster (in_roster), and
+ * *pending that exist only for a pending inbound request (in_roster == 0).
+ * For the per-account limits; one index range. 0 or -1. */
+int vn_store_roster_count(vn_store_t *st, const char *owner, int64_t *items, int64_t *pending);
 void vn_roster_item_free_fields(vn_roster_item_t *item);
 
 /* ---- offline messages (RFC 6121 §8.5.2.2.1 / XEP-0160) ---- */

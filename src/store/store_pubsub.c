@@ -54,15 +54,39 @@ const char vn_store_schema_pubsub[] =
     "    OR substr(jid, 1, length(old.jid) + 1) = old.jid || '/';"
     "END;";
 
+/* Schema migration 6: who created each service node, for the per-account
+ * node limit ([pubsub] service_max_nodes_per_account). Counted by creator,
+ * not by owner affiliation: an owner can make anyone an owner (XEP-0060
+ * §8.9), and a limit on owned nodes would let an attacker use up someone
+ * else's share. Existing service nodes get one of their owners. A deleted
+ * account's nodes stay (service nodes have no owning account) but no
+ * longer count against the JID if it is created again. */
+const char vn_store_schema_pubsub_creator[] =
+    "ALTER TABLE pubsub_nodes ADD COLUMN creator TEXT;"
+    "UPDATE pubsub_nodes SET creator = (SELECT min(a.jid) FROM pubsub_affiliations a"
+    "  WHERE a.node_id = pubsub_nodes.id AND a.affiliation = 'owner') WHERE owner IS NULL;"
+    "CREATE INDEX pubsub_nodes_creator ON pubsub_nodes (creator, service);"
+    "CREATE TRIGGER pubsub_creator_deleted AFTER DELETE ON accounts BEGIN"
+    "  UPDATE pubsub_nodes SET creator = NULL WHERE creator = old.jid;"
+    "END;";
+
 static const char k_node_get[] =
     "SELECT id, config FROM pubsub_nodes WHERE service = ?1 AND node = ?2";
-static const char k_node_insert[] =
-    "INSERT INTO pubsub_nodes (service, node, owner, config) VALUES (?1, ?2, ?3, ?4)";
+static const char k_node_insert[] = "INSERT INTO pubsub_nodes (service, node, owner, config, "
+                                    "creator) VALUES (?1, ?2, ?3, ?4, ?5)";
 static const char k_node_set_config[] = "UPDATE pubsub_nodes SET config = ?2 WHERE id = ?1";
 static const char k_node_delete[] = "DELETE FROM pubsub_nodes WHERE id = ?1";
 static const char k_node_list[] =
     "SELECT id, node, config FROM pubsub_nodes WHERE service = ?1 ORDER BY node";
 static const char k_node_count[] = "SELECT count(*) FROM pubsub_nodes WHERE service = ?1";
+static const char k_node_count_by[] =
+    "SELECT count(*) FROM pubsub_nodes WHERE creator = ?2 AND service = ?1";
+/* The requester's affiliation comes along (one primary-key lookup per
+ * node inside one statement, instead of a query per node). */
+static const char k_node_list_aff[] =
+    "SELECT n.id, n.node, n.config, a.affiliation FROM pubsub_nodes n"
+    " LEFT JOIN pubsub_affiliations a ON a.node_id = n.id AND a.jid = ?2"
+    " WHERE n.service = ?1 ORDER BY n.node";
 static const char k_item_next_seq[] =
     "SELECT coalesce(max(seq), 0) + 1 FROM pubsub_items WHERE node_id = ?1";
 static const char k_item_put[] =
@@ -138,6 +162,13 @@ int vn_store_ps_node_get(vn_store_t *st, const char *service, const char *node, 
 int vn_store_ps_node_create(vn_store_t *st, const char *service, const char *node,
                             const char *owner_account, const char *config, int64_t *id)
 {
+    return vn_store_ps_node_create_by(st, service, node, owner_account, NULL, config, id);
+}
+
+int vn_store_ps_node_create_by(vn_store_t *st, const char *service, const char *node,
+                               const char *owner_account, const char *creator, const char *config,
+                               int64_t *id)
+{
     int64_t existing;
     int r = vn_store_ps_node_get(st, service, node, &existing, NULL);
     if (r < 0) return -1;
@@ -151,6 +182,7 @@ int vn_store_ps_node_create(vn_store_t *st, const char *service, const char *nod
     vn_sql_bind_text(s, 2, node);
     vn_sql_bind_text(s, 3, owner_account);
     vn_sql_bind_text(s, 4, config ? config : "");
+    vn_sql_bind_text(s, 5, creator);
     if (vn_sql_exec(st, s, "pubsub node create") < 0) return -1;
     if (id) *id = sqlite3_last_insert_rowid(vn_sql_db(st));
     return 0;
@@ -215,6 +247,42 @@ static int count_query(vn_store_t *st, const char *sql, const char *text, int64_
 int vn_store_ps_node_count(vn_store_t *st, const char *service, int64_t *count)
 {
     return count_query(st, k_node_count, service, 0, count, "pubsub node count");
+}
+
+int vn_store_ps_node_count_by(vn_store_t *st, const char *service, const char *creator,
+                              int64_t *count)
+{
+    if (vn_sql_guard(st, __func__)) return -1;
+    sqlite3_stmt *s = vn_sql_stmt(st, k_node_count_by);
+    if (!s) return -1;
+    vn_sql_bind_text(s, 1, service);
+    vn_sql_bind_text(s, 2, creator);
+    int r = step_one(st, s, "pubsub node count by creator");
+    if (r == 0) *count = sqlite3_column_int64(s, 0);
+    vn_sql_done(s);
+    return r == 0 ? 0 : -1;
+}
+
+int vn_store_ps_node_list_aff(vn_store_t *st, const char *service, const char *jid,
+                              void (*cb)(int64_t id, const char *node, const char *config,
+                                         const char *aff, void *ud),
+                              void *ud)
+{
+    if (vn_sql_guard(st, __func__)) return -1;
+    sqlite3_stmt *s = vn_sql_stmt(st, k_node_list_aff);
+    if (!s) return -1;
+    vn_sql_bind_text(s, 1, service);
+    vn_sql_bind_text(s, 2, jid ? jid : "");
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        vn_sql_callback_enter(st);
+        cb(sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
+           (const char *)sqlite3_column_text(s, 2), (const char *)sqlite3_column_text(s, 3), ud);
+        vn_sql_callback_leave(st);
+    }
+    int ret = rc == SQLITE_DONE ? 0 : vn_sql_fail(st, "pubsub node list");
+    vn_sql_done(s);
+    return ret;
 }
 
 int vn_store_ps_item_put(vn_store_t *st, int64_t node_id, const vn_ps_item_t *it, int keep,

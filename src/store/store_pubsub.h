@@ -28,6 +28,11 @@ int vn_store_ps_node_get(vn_store_t *st, const char *service, const char *node, 
  * -1 error (also: owner_account does not exist). */
 int vn_store_ps_node_create(vn_store_t *st, const char *service, const char *node,
                             const char *owner_account, const char *config, int64_t *id);
+/* The same, recording creator (a bare JID, or NULL) for
+ * vn_store_ps_node_count_by. */
+int vn_store_ps_node_create_by(vn_store_t *st, const char *service, const char *node,
+                               const char *owner_account, const char *creator, const char *config,
+                               int64_t *id);
 int vn_store_ps_node_set_config(vn_store_t *st, int64_t id, const char *config);
 /* Deletes the node with its items, affiliations and subscriptions. 0, 1, -1. */
 int vn_store_ps_node_delete(vn_store_t *st, int64_t id);
@@ -36,6 +41,15 @@ int vn_store_ps_node_list(vn_store_t *st, const char *service,
                           void (*cb)(int64_t id, const char *node, const char *config, void *ud),
                           void *ud);
 int vn_store_ps_node_count(vn_store_t *st, const char *service, int64_t *count);
+/* Nodes of the service that creator created and that still exist. */
+int vn_store_ps_node_count_by(vn_store_t *st, const char *service, const char *creator,
+                              int64_t *count);
+/* Like vn_store_ps_node_list, with jid's affiliation with each node (NULL
+ * when it has none). */
+int vn_store_ps_node_list_aff(vn_store_t *st, const char *service, const char *jid,
+                              void (*cb)(int64_t id, const char *node, const char *config,
+                                         const char *aff, void *ud),
+                              void *ud);
 
 typedef struct vn_ps_item {
     const char *id;

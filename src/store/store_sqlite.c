@@ -164,6 +164,8 @@ static const char *const k_migrations[] = {
     vn_store_schema_pubsub,
     /* 5: multi-user chat rooms, affiliations and room archives */
     vn_store_schema_muc,
+    /* 6: the creator of each pubsub service node (per-account node limit) */
+    vn_store_schema_pubsub_creator,
 };
 
 #define N_MIGRATIONS ((int)(sizeof(k_migrations) / sizeof(k_migrations[0])))
@@ -196,6 +198,7 @@ enum {
     S_ROSTER_DEL_GROUPS,
     S_ROSTER_ADD_GROUP,
     S_ROSTER_DELETE,
+    S_ROSTER_COUNT,
     S_OFF_PUSH,
     S_OFF_LOAD,
     S_OFF_DELETE,
@@ -339,6 +342,8 @@ static const char *const k_sql[S_COUNT] = {
     [S_ROSTER_ADD_GROUP] = "INSERT INTO roster_groups (owner, contact, pos, name) "
                            "VALUES (?1, ?2, ?3, ?4)",
     [S_ROSTER_DELETE] = "DELETE FROM roster WHERE owner = ?1 AND contact = ?2",
+    [S_ROSTER_COUNT] = "SELECT coalesce(sum(in_roster != 0), 0), coalesce(sum(in_roster = 0), 0) "
+                       "FROM roster WHERE owner = ?1",
 
     [S_OFF_PUSH] = "INSERT INTO offline (owner, stanza) VALUES (?1, ?2)",
     [S_OFF_LOAD] = "SELECT id, stanza FROM offline WHERE owner = ?1 ORDER BY id",
@@ -1199,6 +1204,23 @@ int vn_store_roster_delete(vn_store_t *st, const char *owner, const char *contac
 fail:
     tx_rollback(st);
     return -1;
+}
+
+int vn_store_roster_count(vn_store_t *st, const char *owner, int64_t *items, int64_t *pending)
+{
+    GUARD(st);
+    sqlite3_stmt *s = stmt_get(st, S_ROSTER_COUNT);
+    bind_text(s, 1, owner);
+    int rc = sqlite3_step(s);
+    int ret = 0;
+    if (rc == SQLITE_ROW) {
+        *items = sqlite3_column_int64(s, 0);
+        *pending = sqlite3_column_int64(s, 1);
+    } else {
+        ret = db_fail(st, "roster count");
+    }
+    stmt_done(s);
+    return ret;
 }
 
 void vn_roster_item_free_fields(vn_roster_item_t *item)

@@ -410,6 +410,11 @@ void vn_xml_parser_reset(vn_xml_parser_t *p)
     setup(p);
 }
 
+void vn_xml_parser_set_limits(vn_xml_parser_t *p, const vn_xml_limits_t *limits)
+{
+    p->limits = *limits;
+}
+
 int vn_xml_parser_release_idle(vn_xml_parser_t *p)
 {
     /* Only between stanzas with nothing half-read: then the whole state is

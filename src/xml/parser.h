@@ -47,8 +47,12 @@ vn_xml_parser_t *vn_xml_parser_new(const vn_xml_limits_t *limits, const vn_xml_c
                                    void *ud);
 void vn_xml_parser_free(vn_xml_parser_t *p);
 /* Starts a new stream on the same parser (after STARTTLS or SASL success).
- * Unparsed bytes are discarded. */
+ * Unparsed bytes are discarded. The limits stay as they are. */
 void vn_xml_parser_reset(vn_xml_parser_t *p);
+/* Replaces the limits; they apply to every byte fed from then on. Meant
+ * for a stream restart: a c2s session parses with a small stanza limit until
+ * SASL succeeds and switches to the full one for the restarted stream. */
+void vn_xml_parser_set_limits(vn_xml_parser_t *p, const vn_xml_limits_t *limits);
 
 typedef enum {
     VN_XML_OK = 0,

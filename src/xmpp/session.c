@@ -39,7 +39,14 @@ vn_session_t *vn_session_new(vn_server_t *srv, int fd, int direct_tls, const cha
     vn_conn_init(&s->conn, srv->loop, fd, &conn_handler);
     vn_conn_set_limits(&s->conn, &srv->preauth_limits);
     snprintf(s->conn.peer, sizeof(s->conn.peer), "%s", peer);
-    vn_xml_limits_t lim = {srv->cfg.max_stanza_size, srv->cfg.max_depth, srv->cfg.max_attributes};
+    /* Before authentication nothing needs a large stanza (a SASL <auth/> or
+     * <response/> with SCRAM and channel binding is a few hundred bytes, a
+     * stream header and STARTTLS less), so an unauthenticated connection may
+     * hold only max_stanza_size_preauth of unfinished stanza; the full limit
+     * applies from the stream restart after SASL success. Exceeding either is
+     * <policy-violation/> (RFC 6120 §4.9.3.14). */
+    vn_xml_limits_t lim = {srv->cfg.max_stanza_size_preauth, srv->cfg.max_depth,
+                           srv->cfg.max_attributes};
     s->parser = vn_xml_parser_new(&lim, &xml_callbacks, s);
     s->next_all = srv->all_sessions;
     if (srv->all_sessions) srv->all_sessions->prev_all = s;
@@ -400,7 +407,12 @@ void vn_session_auth_succeeded(vn_session_t *s, const char *local)
     vn_info("session %llu: %s authenticated from %s", s->id, s->bare, s->conn.peer);
     vn_conn_set_limits(&s->conn, &s->srv->c2s_limits);
     vn_admission_authenticated(s->srv, s); /* never shed for descriptors from now on */
-    s->state = VN_SS_AUTHED;               /* the header handler checks this after restart */
+    /* RFC 6120 §6.4.6: the stream restarts; the restarted one may carry
+     * full-size stanzas. */
+    vn_xml_limits_t lim = {s->srv->cfg.max_stanza_size, s->srv->cfg.max_depth,
+                           s->srv->cfg.max_attributes};
+    vn_xml_parser_set_limits(s->parser, &lim);
+    s->state = VN_SS_AUTHED; /* the header handler checks this after restart */
     restart_stream(s);
     s->state = VN_SS_AUTHED;
 }

@@ -26,6 +26,7 @@
 
 #include "core/log.h"
 #include "store/store.h"
+#include "store/store_pubsub.h"
 #include "store/store_internal.h"
 
 /* ------------------------------------------------------------------------ */
@@ -607,6 +608,46 @@ static void test_roster_owners_are_separate(void **state)
     assert_int_equal(l.n, 1);
     assert_int_equal(ngroups(l.items[0].groups), 2);
     roster_list_free(&l);
+}
+
+/* The counts behind the per-account roster limits: rows in the roster and
+ * rows kept only for a pending request, per owner. */
+static void test_roster_count(void **state)
+{
+    fx_t *fx = *state;
+    fx->st = open_ok(fx);
+    vn_store_t *st = fx->st;
+    add_account(st, "a@example.org");
+    add_account(st, "b@example.org");
+    int64_t items = -1, pending = -1;
+    assert_int_equal(vn_store_roster_count(st, "a@example.org", &items, &pending), 0);
+    assert_int_equal(items, 0);
+    assert_int_equal(pending, 0);
+    uint64_t ver;
+    char jid[64];
+    for (int i = 0; i < 7; i++) {
+        snprintf(jid, sizeof(jid), "c%d@example.org", i);
+        vn_roster_item_t it = {.contact = jid, .in_roster = i < 4, .pending_in = i >= 4};
+        assert_int_equal(vn_store_roster_put(st, "a@example.org", &it, &ver), 0);
+    }
+    vn_roster_item_t other = {.contact = "x@example.org", .in_roster = 1};
+    assert_int_equal(vn_store_roster_put(st, "b@example.org", &other, &ver), 0);
+    assert_int_equal(vn_store_roster_count(st, "a@example.org", &items, &pending), 0);
+    assert_int_equal(items, 4);
+    assert_int_equal(pending, 3);
+    /* a pending row joins the roster; another goes */
+    vn_roster_item_t it = {.contact = "c4@example.org", .in_roster = 1};
+    assert_int_equal(vn_store_roster_put(st, "a@example.org", &it, &ver), 0);
+    assert_int_equal(vn_store_roster_delete(st, "a@example.org", "c5@example.org", &ver), 0);
+    assert_int_equal(vn_store_roster_count(st, "a@example.org", &items, &pending), 0);
+    assert_int_equal(items, 5);
+    assert_int_equal(pending, 1);
+    assert_int_equal(vn_store_roster_count(st, "b@example.org", &items, &pending), 0);
+    assert_int_equal(items, 1);
+    assert_int_equal(pending, 0);
+    assert_int_equal(vn_store_roster_count(st, "nobody@example.org", &items, &pending), 0);
+    assert_int_equal(items, 0);
+    assert_int_equal(pending, 0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1497,6 +1538,36 @@ static void test_migrate_from_v1(void **state)
     free(err);
 }
 
+/* Migration 6 gives the existing pubsub service nodes a creator (one of
+ * their owners) so that they count against the per-account node limit;
+ * PEP nodes get none. */
+static void test_migrate_pubsub_creator(void **state)
+{
+    fx_t *fx = *state;
+    char *err = NULL;
+    assert_int_equal(vn_store_create_at_version(fx->dir, 5, &err), 0);
+    sqlite3 *db = raw_open(fx);
+    const char *fill =
+        "PRAGMA foreign_keys = ON;"
+        "INSERT INTO accounts (jid, domain) VALUES ('old@example.org', 'example.org');"
+        "INSERT INTO pubsub_nodes (id, service, node, owner) VALUES"
+        "  (1, 'pubsub.example.org', 'a', NULL), (2, 'pubsub.example.org', 'b', NULL),"
+        "  (3, 'pubsub.example.org', 'orphan', NULL), (4, 'old@example.org', 'pep', "
+        "'old@example.org');"
+        "INSERT INTO pubsub_affiliations (node_id, jid, affiliation) VALUES"
+        "  (1, 'old@example.org', 'owner'), (2, 'old@example.org', 'owner'),"
+        "  (2, 'x@example.org', 'publisher'), (4, 'old@example.org', 'owner');";
+    assert_int_equal(sqlite3_exec(db, fill, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    fx->st = open_ok(fx);
+    assert_int_equal(vn_store_schema_version(fx->st), vn_store_schema_latest());
+    int64_t n = -1;
+    assert_int_equal(vn_store_ps_node_count_by(fx->st, "pubsub.example.org", "old@example.org", &n),
+                     0);
+    assert_int_equal(n, 2);
+    assert_int_equal(raw_count(fx, "SELECT count(*) FROM pubsub_nodes WHERE creator IS NULL"), 2);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Account deletion cascades                                                  */
 /* ------------------------------------------------------------------------ */
@@ -1838,8 +1909,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_roster_put_get_load_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_roster_pending_in_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_roster_owners_are_separate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_roster_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_offline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_pubsub_creator, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive_clock_step_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive_paging_3000, setup, teardown),

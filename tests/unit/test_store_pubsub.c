@@ -247,6 +247,73 @@ static void test_account_delete_and_reopen(void **state)
     assert_int_equal(vn_store_ps_node_get(fx->st, "bob@example.org", "urn:x", NULL, NULL), 0);
 }
 
+typedef struct listed {
+    int n;
+    char nodes[8][16];
+    char affs[8][16];
+} listed_t;
+
+static void list_cb(int64_t id, const char *node, const char *config, const char *aff, void *ud)
+{
+    (void)id, (void)config;
+    listed_t *l = ud;
+    if (l->n >= 8) return;
+    snprintf(l->nodes[l->n], sizeof(l->nodes[0]), "%s", node);
+    snprintf(l->affs[l->n], sizeof(l->affs[0]), "%s", aff ? aff : "-");
+    l->n++;
+}
+
+/* Service nodes counted by creator (the per-account node limit), and the
+ * node list with the requester's affiliation joined in (disco#items). */
+static void test_creator_count_and_list(void **state)
+{
+    fx_t *fx = *state;
+    const char *svc = "pubsub.example.org";
+    int64_t id[4], count = -1;
+    assert_int_equal(
+        vn_store_ps_node_create_by(fx->st, svc, "c", NULL, "alice@example.org", "", &id[0]), 0);
+    assert_int_equal(
+        vn_store_ps_node_create_by(fx->st, svc, "a", NULL, "alice@example.org", "", &id[1]), 0);
+    assert_int_equal(
+        vn_store_ps_node_create_by(fx->st, svc, "b", NULL, "bob@example.org", "", &id[2]), 0);
+    assert_int_equal(vn_store_ps_node_create(fx->st, svc, "d", NULL, "", &id[3]), 0);
+    assert_int_equal(vn_store_ps_node_count_by(fx->st, svc, "alice@example.org", &count), 0);
+    assert_int_equal(count, 2);
+    assert_int_equal(
+        vn_store_ps_node_count_by(fx->st, "other.example.org", "alice@example.org", &count), 0);
+    assert_int_equal(count, 0);
+    /* Owning a node is not having created it. */
+    assert_int_equal(vn_store_ps_aff_set(fx->st, id[2], "alice@example.org", "owner"), 0);
+    assert_int_equal(vn_store_ps_node_count_by(fx->st, svc, "alice@example.org", &count), 0);
+    assert_int_equal(count, 2);
+    assert_int_equal(vn_store_ps_aff_set(fx->st, id[3], "alice@example.org", "outcast"), 0);
+
+    listed_t l = {0};
+    assert_int_equal(vn_store_ps_node_list_aff(fx->st, svc, "alice@example.org", list_cb, &l), 0);
+    assert_int_equal(l.n, 4);
+    const char *want_nodes[] = {"a", "b", "c", "d"}, *want_affs[] = {"-", "owner", "-", "outcast"};
+    for (int i = 0; i < 4; i++) {
+        assert_string_equal(l.nodes[i], want_nodes[i]);
+        assert_string_equal(l.affs[i], want_affs[i]);
+    }
+    l.n = 0;
+    assert_int_equal(vn_store_ps_node_list_aff(fx->st, svc, NULL, list_cb, &l), 0);
+    assert_int_equal(l.n, 4);
+    assert_string_equal(l.affs[1], "-");
+
+    /* A deleted node no longer counts; a deleted account's nodes stay but
+     * no longer count against its JID. */
+    assert_int_equal(vn_store_ps_node_delete(fx->st, id[0]), 0);
+    assert_int_equal(vn_store_ps_node_count_by(fx->st, svc, "alice@example.org", &count), 0);
+    assert_int_equal(count, 1);
+    assert_int_equal(vn_store_account_delete(fx->st, "alice@example.org"), 0);
+    assert_int_equal(vn_store_ps_node_get(fx->st, svc, "a", NULL, NULL), 0);
+    assert_int_equal(vn_store_ps_node_count_by(fx->st, svc, "alice@example.org", &count), 0);
+    assert_int_equal(count, 0);
+    assert_int_equal(vn_store_ps_node_count_by(fx->st, svc, "bob@example.org", &count), 0);
+    assert_int_equal(count, 1);
+}
+
 int main(void)
 {
     vn_log_set_level(VN_LOG_ERROR);
@@ -255,6 +322,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_items_order_and_trim, setup, teardown),
         cmocka_unit_test_setup_teardown(test_affiliations_subscriptions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_account_delete_and_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_creator_count_and_list, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

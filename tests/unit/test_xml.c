@@ -931,6 +931,59 @@ static void test_reset(void **state)
     rec_free(r);
 }
 
+/* A c2s session parses with a small limit before authentication and the
+ * full one after the restart that follows SASL success
+ * (vn_xml_parser_set_limits, src/xmpp/session.c). */
+static void test_limit_switch_at_restart(void **state)
+{
+    (void)state;
+    static const vn_xml_limits_t preauth = {1024, 8, 4};
+    static const vn_xml_limits_t full = {65536, 32, 32};
+    char *big = repeat("<message><body>", "0123456789", 2000, "</body></message>"); /* 20 KB */
+    char *unfinished = repeat("<message><body>", "0123456789", 2000, "");
+
+    /* Before: a 20 KB stanza, finished or not, is a policy violation, and
+     * the parser stops taking bytes near the limit (nothing more is held). */
+    rec_t *r = rec_new(&preauth);
+    assert_int_equal(feed(r, HDR, 0), VN_XML_OK);
+    expect_error(r, unfinished, 100, VN_XERR_POLICY);
+    rec_free(r);
+
+    /* A small exchange under the small limit, then the switch and a restart:
+     * the same 20 KB stanza now goes through, in any split. */
+    static const size_t chunks[] = {1, 333, 0};
+    for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+        r = rec_new(&preauth);
+        assert_int_equal(feed(r, HDR "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>", chunks[i]),
+                         VN_XML_OK);
+        assert_int_equal(r->nstanzas, 1);
+        vn_xml_parser_set_limits(r->p, &full);
+        vn_xml_parser_reset(r->p);
+        assert_int_equal(feed(r, HDR, chunks[i]), VN_XML_OK);
+        if (feed(r, big, chunks[i]) != VN_XML_OK)
+            fail_msg("chunk %zu: %s", chunks[i], vn_xml_parser_error_text(r->p));
+        assert_int_equal(r->nstanzas, 2);
+        assert_int_equal(r->opens, 2);
+        /* A reset keeps the limits that were set. */
+        vn_xml_parser_reset(r->p);
+        assert_int_equal(feed(r, HDR, 0), VN_XML_OK);
+        assert_int_equal(feed(r, big, chunks[i]), VN_XML_OK);
+        assert_int_equal(r->nstanzas, 3);
+        rec_free(r);
+    }
+
+    /* The full limit still holds after the switch. */
+    r = rec_new(&preauth);
+    vn_xml_parser_set_limits(r->p, &full);
+    assert_int_equal(feed(r, HDR, 0), VN_XML_OK);
+    char *huge = repeat("<message><body>", "0123456789", 8000, "</body></message>");
+    expect_error(r, huge, 4096, VN_XERR_POLICY);
+    rec_free(r);
+    free(huge);
+    free(big);
+    free(unfinished);
+}
+
 static void test_stream_close(void **state)
 {
     (void)state;
@@ -1006,6 +1059,7 @@ int main(void)
         cmocka_unit_test(test_suspend_with_large_read),
         cmocka_unit_test(test_stop),
         cmocka_unit_test(test_reset),
+        cmocka_unit_test(test_limit_switch_at_restart),
         cmocka_unit_test(test_stream_close),
         cmocka_unit_test(test_parse_element),
     };

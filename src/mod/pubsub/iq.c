@@ -131,8 +131,18 @@ void ps_publish_then(ps_job_t *j)
     if (j->api_done) j->api_done(j->ud, 0);
 }
 
-/* disco#items of a PEP account or the service: the nodes the job listed
- * (pairs: node, name or NULL), all on the job's service JID. */
+const char *ps_list_nodes_prepare(ps_job_t *j)
+{
+    const vn_xnode_t *q = vn_xnode_child(j->req->node, NS_DISCO_ITEMS, "query");
+    return vn_rsm_parse(j->req->arena, q, &j->rsm);
+}
+
+/* disco#items of a PEP account or the service: the page of nodes the job
+ * listed (pairs: node, name or NULL), all on the job's service JID. With
+ * the XEP-0059 <set/> (UIDs: node names) when the client sent one, and
+ * whenever the page is not everything: a client that did not ask for RSM
+ * still gets a bounded answer and learns how to ask for the rest (the
+ * responder may include <set/> unasked, XEP-0059 abstract and §2.1). */
 void ps_disco_items_then(ps_job_t *j)
 {
     if (j->rc < 0) {
@@ -148,6 +158,9 @@ void ps_disco_items_then(ps_job_t *j)
         if (j->pairs[i].b)
             vn_xnode_set_attr(r->arena, it, "name", vn_arena_strdup(r->arena, j->pairs[i].b));
     }
+    if (j->rsm.present || (size_t)j->npairs < j->listed)
+        vn_rsm_add_result(r->arena, q, j->npairs ? j->pairs[0].a : NULL, j->page_first,
+                          j->npairs ? j->pairs[j->npairs - 1].a : NULL, j->listed);
     vn_route(j->srv, r);
 }
 

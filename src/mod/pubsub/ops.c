@@ -73,6 +73,7 @@ static void reset_outputs(ps_job_t *j)
     j->node_id = 0;
     j->evicted = 0;
     j->affiliation[0] = j->subid[0] = j->substate[0] = '\0';
+    j->listed = j->page_first = 0;
     free_items(j);
     free_pairs(j->pairs, j->npairs);
     j->pairs = NULL;
@@ -137,6 +138,19 @@ static void who_free(who_t *w)
     w->groups = NULL;
 }
 
+/* What an affiliation with a node grants (XEP-0060 §4.1). */
+static void apply_aff(who_t *w, const char *aff)
+{
+    if (!strcmp(aff, "owner"))
+        w->owner = w->publisher = w->member = 1;
+    else if (!strcmp(aff, "publisher"))
+        w->publisher = w->member = 1;
+    else if (!strcmp(aff, "member"))
+        w->member = 1;
+    else if (!strcmp(aff, "outcast"))
+        w->outcast = 1;
+}
+
 /* Reads the requester's standing with the node (node_id 0: service level). */
 static int who_is(vn_store_t *st, ps_job_t *j, int64_t node_id, who_t *w)
 {
@@ -149,16 +163,7 @@ static int who_is(vn_store_t *st, ps_job_t *j, int64_t node_id, who_t *w)
         char aff[16];
         int r = vn_store_ps_aff_get(st, node_id, j->requester, aff, sizeof(aff));
         if (r < 0) return -1;
-        if (r == 0) {
-            if (!strcmp(aff, "owner"))
-                w->owner = w->publisher = w->member = 1;
-            else if (!strcmp(aff, "publisher"))
-                w->publisher = w->member = 1;
-            else if (!strcmp(aff, "member"))
-                w->member = 1;
-            else if (!strcmp(aff, "outcast"))
-                w->outcast = 1;
-        }
+        if (r == 0) apply_aff(w, aff);
     }
     if (j->pep) {
         vn_roster_item_t it;
@@ -240,10 +245,23 @@ static int create_node(vn_store_t *st, ps_job_t *j, const ps_config_t *c)
     int64_t count = 0;
     if (vn_store_ps_node_count(st, j->service, &count) < 0) return internal(j);
     if (count >= j->max_nodes) return fail(j, "cancel", "not-allowed", "max-nodes-exceeded");
+    /* The service's nodes one account has created ([pubsub]
+     * service_max_nodes_per_account; admins are not limited). XEP-0060
+     * §8.1.1 lets a service refuse creation by who asks; the answer is the
+     * one of the service-wide cap, <not-allowed/> with the pubsub#errors
+     * condition <max-nodes-exceeded/>: type cancel, because waiting does
+     * not help (only deleting one of the account's nodes does), which
+     * <resource-constraint/> (type wait) would suggest. */
+    const char *creator = j->pep ? NULL : j->requester;
+    if (creator && !j->requester_admin && j->max_nodes_per_account > 0) {
+        if (vn_store_ps_node_count_by(st, j->service, creator, &count) < 0) return internal(j);
+        if (count >= j->max_nodes_per_account)
+            return fail(j, "cancel", "not-allowed", "max-nodes-exceeded");
+    }
     vn_buf_t b = VN_BUF_INIT;
     ps_config_serialize(c, &b);
-    int r = vn_store_ps_node_create(st, j->service, j->node, j->pep ? j->service : NULL, b.data,
-                                    &j->node_id);
+    int r = vn_store_ps_node_create_by(st, j->service, j->node, j->pep ? j->service : NULL, creator,
+                                       b.data, &j->node_id);
     vn_buf_free(&b);
     if (r < 0) return internal(j);
     if (r == 1) return fail(j, "cancel", "conflict", NULL);
@@ -478,42 +496,71 @@ static void op_config_set(vn_store_t *st, ps_job_t *j)
 
 typedef struct list_ctx {
     ps_job_t *j;
-    ps_pair_t *nodes;
-    int n;
+    const who_t *base; /* the requester's standing apart from affiliations */
+    char **names;      /* the nodes it may see, in node order */
+    char **titles;     /* their pubsub#title, or NULL */
+    size_t n, cap;
 } list_ctx_t;
 
-static void node_cb(int64_t id, const char *node, const char *config, void *ud)
+static void node_cb(int64_t id, const char *node, const char *config, const char *aff, void *ud)
 {
+    (void)id;
     list_ctx_t *l = ud;
-    l->nodes = vn_xrealloc(l->nodes, sizeof(*l->nodes) * (size_t)(l->n + 1));
-    char idbuf[24];
-    snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
-    l->nodes[l->n++] = (ps_pair_t){vn_xstrdup(node), vn_xstrdup(config), vn_xstrdup(idbuf)};
+    ps_job_t *j = l->j;
+    ps_config_t c;
+    ps_config_default(&c, j->pep);
+    ps_config_parse(&c, config);
+    who_t w = *l->base; /* (shares base's groups: not freed here) */
+    if (aff && !w.owner) apply_aff(&w, aff);
+    /* Owners see every node; others the ones they may access (a
+     * whitelist node stays hidden, XEP-0060 §5.2). */
+    int ok = may_access(j, &c, &w);
+    j->rc = 0;
+    j->err_type = j->err_cond = j->err_app = NULL;
+    if (!ok) return;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 64;
+        l->names = vn_xrealloc(l->names, l->cap * sizeof(char *));
+        l->titles = vn_xrealloc(l->titles, l->cap * sizeof(char *));
+    }
+    l->names[l->n] = vn_xstrdup(node);
+    l->titles[l->n] = c.title[0] ? vn_xstrdup(c.title) : NULL;
+    l->n++;
 }
 
+/* disco#items (XEP-0060 §5.2, XEP-0163 §6): the nodes the requester may
+ * see, one XEP-0059 page of them. The UIDs are the node names, listed in
+ * their (byte) order, so a page after a node that was deleted meanwhile
+ * still starts at the right place (XEP-0059 §2.4). The whole visible list
+ * is built here on the storage thread (one statement, the requester's
+ * affiliation joined in) for the count; only the page goes to the loop
+ * thread and on the wire. */
 static void op_list_nodes(vn_store_t *st, ps_job_t *j)
 {
-    list_ctx_t l = {j, NULL, 0};
-    if (vn_store_ps_node_list(st, j->service, node_cb, &l) < 0) {
-        free_pairs(l.nodes, l.n);
+    who_t base;
+    if (who_is(st, j, 0, &base) < 0) {
         internal(j);
         return;
     }
-    for (int i = 0; i < l.n; i++) {
-        ps_config_t c;
-        ps_config_default(&c, j->pep);
-        ps_config_parse(&c, l.nodes[i].b);
-        who_t w;
-        if (who_is(st, j, strtoll(l.nodes[i].c, NULL, 10), &w) < 0) break;
-        /* Owners see every node; others the ones they may access (a
-         * whitelist node stays hidden, XEP-0060 §5.2). */
-        int ok = may_access(j, &c, &w);
-        who_free(&w);
-        j->rc = 0;
-        j->err_type = j->err_cond = j->err_app = NULL;
-        if (ok) add_pair(j, l.nodes[i].a, c.title[0] ? c.title : NULL, NULL);
+    list_ctx_t l = {j, &base, NULL, NULL, 0, 0};
+    if (vn_store_ps_node_list_aff(st, j->service, j->requester, node_cb, &l) < 0) {
+        internal(j);
+    } else {
+        vn_rsm_page_t p;
+        vn_rsm_select_sorted(&j->rsm, (const char *const *)l.names, l.n,
+                             vn_rsm_limit(&j->rsm, j->page_limit, j->page_limit), &p);
+        for (size_t i = p.first; i < p.first + p.count; i++)
+            add_pair(j, l.names[i], l.titles[i], NULL);
+        j->listed = l.n;
+        j->page_first = p.first;
     }
-    free_pairs(l.nodes, l.n);
+    for (size_t i = 0; i < l.n; i++) {
+        free(l.names[i]);
+        free(l.titles[i]);
+    }
+    free(l.names);
+    free(l.titles);
+    who_free(&base);
 }
 
 typedef struct last_ctx {
@@ -787,6 +834,9 @@ ps_job_t *ps_job_new(vn_server_t *srv, ps_op_t op, int pep, const char *service,
     j->node = node ? vn_xstrdup(node) : NULL;
     j->max_keep = srv->cfg.pubsub_max_items;
     j->max_nodes = pep ? srv->cfg.pubsub_max_nodes : srv->cfg.pubsub_service_nodes;
+    j->max_nodes_per_account = pep ? 0 : srv->cfg.pubsub_service_nodes_per_account;
+    j->page_limit = (size_t)srv->cfg.pubsub_disco_max_items;
+    vn_rsm_parse(NULL, NULL, &j->rsm); /* no <set/> */
     return j;
 }
 

@@ -95,6 +95,12 @@ vn_result_t vn_pep_disco_items(vn_server_t *srv, vn_stanza_t *st)
     j->requester_full = vn_xstrdup(vn_jid_full_str(&st->from, st->arena));
     j->requester_admin = !strcmp(j->requester, owner);
     j->req = stanza_clone(st);
+    const char *err = ps_list_nodes_prepare(j);
+    if (err) {
+        ps_job_discard(j);
+        vn_route_error(srv, st, "modify", "bad-request", err);
+        return VN_HANDLED;
+    }
     j->then = ps_disco_items_then;
     ps_job_submit(j);
     return VN_HANDLED;

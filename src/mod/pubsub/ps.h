@@ -13,6 +13,7 @@
 
 #include "core/buf.h"
 #include "xmpp/module.h"
+#include "xmpp/rsm.h"
 
 #define NS_PUBSUB "http://jabber.org/protocol/pubsub"
 #define NS_PUBSUB_OWNER "http://jabber.org/protocol/pubsub#owner"
@@ -159,6 +160,9 @@ struct ps_job {
     int has_form;
     int create_ok; /* may create nodes (service) */
     int max_nodes;
+    int max_nodes_per_account; /* service: nodes one requester may have created (0: no limit) */
+    vn_rsm_req_t rsm;        /* PS_OP_LIST_NODES: the request's XEP-0059 <set/> (in req's arena) */
+    size_t page_limit;       /* PS_OP_LIST_NODES: most nodes in the answer */
     int max_keep;            /* the [pubsub] max_items cap */
     int notify;              /* retract: notify */
     int options_create_only; /* publish: the form configures a new node, no precondition */
@@ -172,6 +176,8 @@ struct ps_job {
     int nitems;
     ps_pair_t *pairs; /* results: affiliations, subscriptions, nodes */
     int npairs;
+    size_t listed;       /* PS_OP_LIST_NODES: nodes the requester may see (the RSM count) */
+    size_t page_first;   /* PS_OP_LIST_NODES: position of pairs[0] among them */
     ps_pair_t *in_pairs; /* input of owner sets */
     int nin_pairs;
     char **contacts; /* PEP publish: roster contacts with presence subscription */
@@ -195,7 +201,13 @@ void ps_job_submit(ps_job_t *j);
 void ps_job_discard(ps_job_t *j);
 /* Answers the request with the job's error. */
 void ps_job_error_reply(ps_job_t *j);
-/* Continuation answering disco#items with the nodes a list job found. */
+/* Prepares a PS_OP_LIST_NODES job for the disco#items request in j->req:
+ * reads its XEP-0059 <set/> (strings in j->req's arena). The page size is
+ * [pubsub] disco_max_items. Returns NULL, or the text of the <bad-request/>
+ * the request deserves. */
+const char *ps_list_nodes_prepare(ps_job_t *j);
+/* Continuation answering disco#items with the page of nodes a list job
+ * found. */
 void ps_disco_items_then(ps_job_t *j);
 char **ps_strv_dup(const char *const *v);
 void ps_strv_free(char **v);

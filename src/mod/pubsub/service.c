@@ -44,6 +44,7 @@ static const char *const service_features[] = {
     NS_PUBSUB "#retrieve-items",
     NS_PUBSUB "#retrieve-subscriptions",
     NS_PUBSUB "#subscribe",
+    VN_NS_RSM, /* disco#items is paged (XEP-0059 §3) */
     NULL,
 };
 
@@ -97,6 +98,12 @@ static void disco(vn_server_t *srv, vn_stanza_t *st, const vn_xnode_t *q)
     }
     if (!info) {
         ps_job_t *j = disco_job(srv, st, PS_OP_LIST_NODES, NULL);
+        const char *err = ps_list_nodes_prepare(j);
+        if (err) {
+            ps_job_discard(j);
+            vn_route_error(srv, st, "modify", "bad-request", err);
+            return;
+        }
         j->then = ps_disco_items_then;
         ps_job_submit(j);
         return;
