@@ -5,7 +5,7 @@
  *   vestnikctl --config FILE user list [DOMAIN]
  * add and passwd accept --salt BASE64 to set the SCRAM salt instead of a
  * random one (for migrations from another server and for benchmarks that
- * give every server the same salt). 
+ * give every server the same salt).
  * Accounts are provisioned by administrators; there is no in-band
  * registration. The server may be running: SQLite WAL lets both work. */
 #include <getopt.h>
@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "store/store.h"
+#include "xmpp/module.h"
 #include "xmpp/jid.h"
 #include "xmpp/scram.h"
 
@@ -158,7 +159,7 @@ int main(int argc, char **argv)
     const char *arg = optind + 2 < argc ? argv[optind + 2] : NULL;
     vn_config_t cfg;
     char *err = NULL;
-    if (vn_config_load(config_path, &cfg, &err) < 0) {
+    if (vn_config_load(config_path, &cfg, vn_config_tables(), &err) < 0) {
         fprintf(stderr, "vestnikctl: %s\n", err);
         free(err);
         return 1;

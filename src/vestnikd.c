@@ -89,9 +89,23 @@ static void raise_nofile_limit(void)
     }
 }
 
+/* --config-keys: every key the tables declare, with default and help. */
+static void print_config_keys(void)
+{
+    const char *section = "";
+    for (const vn_cfg_key_t *const *t = vn_config_tables(); *t; t++)
+        for (const vn_cfg_key_t *k = *t; k->name; k++) {
+            if (strcmp(section, k->section)) printf("%s[%s]\n", *section ? "\n" : "", k->section);
+            section = k->section;
+            printf("; %s\n%s = %s\n", k->help, k->name, k->def);
+        }
+}
+
 static void usage(void)
 {
-    fprintf(stderr, "usage: vestnikd --config FILE\n");
+    fprintf(stderr,
+            "usage: vestnikd --config FILE\n"
+            "       vestnikd --config-keys   (every configuration key, default and help)\n");
 }
 
 static void shutdown_check(vn_timer_t *t)
@@ -223,6 +237,7 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"version", no_argument, NULL, 'V'},
+        {"config-keys", no_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -235,6 +250,9 @@ int main(int argc, char **argv)
         case 'V':
             printf("vestnikd %s\n", VN_VERSION);
             return 0;
+        case 'K':
+            print_config_keys();
+            return 0;
         default:
             usage();
             return c == 'h' ? 0 : 2;
@@ -246,7 +264,7 @@ int main(int argc, char **argv)
     }
     vn_server_t *srv = &server;
     char *err = NULL;
-    if (vn_config_load(config_path, &srv->cfg, &err) < 0) {
+    if (vn_config_load(config_path, &srv->cfg, vn_config_tables(), &err) < 0) {
         fprintf(stderr, "vestnikd: %s\n", err);
         free(err);
         return 1;

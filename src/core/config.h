@@ -44,14 +44,14 @@ typedef struct vn_config {
     int auth_timeout;
     int idle_timeout;
     int max_offline;
-    int resume_timeout;        /* XEP-0198: seconds a lost session waits for resumption */
-    int max_unacked;           /* XEP-0198: unacknowledged stanzas kept per session */
-    size_t max_unacked_bytes;  /* ... and their bytes */
-    size_t max_output;         /* unsent output per session (see net/conn.h) */
-    size_t max_output_preauth; /* the same before authentication */
-    int output_timeout;        /* seconds output may stay above max_output */
-    uint32_t rate;             /* input bytes/s per session (0: not shaped) */
-    uint32_t burst;            /* input bytes a session may send at once */
+    int resume_timeout;              /* XEP-0198: seconds a lost session waits for resumption */
+    int max_unacked;                 /* XEP-0198: unacknowledged stanzas kept per session */
+    size_t max_unacked_bytes;        /* ... and their bytes */
+    size_t max_output;               /* unsent output per session (see net/conn.h) */
+    size_t max_output_preauth;       /* the same before authentication */
+    int output_timeout;              /* seconds output may stay above max_output */
+    uint32_t rate;                   /* input bytes/s per session (0: not shaped) */
+    uint32_t burst;                  /* input bytes a session may send at once */
     int max_connections_per_address; /* live connections one peer address may hold, 0 = no limit */
     /* [roster] RFC 6121 §2 */
     int roster_max_items;           /* items in one account's roster */
@@ -79,8 +79,8 @@ typedef struct vn_config {
     /* service nodes one account created that still exist (0: no limit) */
     int pubsub_service_nodes_per_account;
     int pubsub_disco_max_items; /* disco#items page size (XEP-0059) */
-    int pubsub_create_local;   /* any local user may create service nodes (else admins only) */
-    char *pubsub_admins;       /* comma-separated bare JIDs that own every service node */
+    int pubsub_create_local;    /* any local user may create service nodes (else admins only) */
+    char *pubsub_admins;        /* comma-separated bare JIDs that own every service node */
     /* [profile] vcard-temp (XEP-0054), private XML storage (XEP-0049) */
     size_t vcard_max_size;   /* serialised <vCard/>, bounded by max_stanza_size */
     size_t private_max_size; /* one private XML element */
@@ -112,8 +112,48 @@ typedef struct vn_config {
     size_t known_max_accounts;   /* accounts with known addresses */
 } vn_config_t;
 
-/* Returns 0, or -1 with a malloc'd message in *err. */
-int vn_config_load(const char *path, vn_config_t *cfg, char **err);
+/* ---- the keys, as tables ----
+ *
+ * Every key is declared once, in a table next to the code that uses it
+ * (the server's own in xmpp/config_keys.c, each module's in its module
+ * definition, vn_module_t.config_keys): its section, name, type, default
+ * (as it would be written in the file), limits and help. The loader walks
+ * the tables; nothing here names a module. */
+typedef enum {
+    VN_CFG_INT,     /* int, min..max */
+    VN_CFG_SIZE,    /* size_t, min..max */
+    VN_CFG_U32,     /* uint32_t, min..max */
+    VN_CFG_U64,     /* uint64_t, min..max */
+    VN_CFG_BOOL,    /* int 0/1: true/false, yes/no, on/off, 1/0 */
+    VN_CFG_STR,     /* char * (NULL when empty; min = 1: must not be empty) */
+    VN_CFG_CHOICE,  /* int, from "word=value,word=value" in choices */
+    VN_CFG_DOMAINS, /* the served domains: comma-separated, 1 to VN_MAX_DOMAINS */
+} vn_cfg_type_t;
+
+typedef struct vn_cfg_key {
+    const char *section;
+    const char *name;
+    vn_cfg_type_t type;
+    size_t offset; /* of the value in vn_config_t */
+    const char *def;
+    long long min, max;
+    const char *choices;
+    const char *help;
+} vn_cfg_key_t;
+
+/* A NULL-terminated list of tables, each ended by an entry with name NULL. */
+typedef const vn_cfg_key_t *const vn_cfg_tables_t[];
+
+/* The core's own keys ([server]). */
+extern const vn_cfg_key_t vn_core_config_keys[];
+
+/* Loads the file over the defaults of every table. Returns 0, or -1 with
+ * a malloc'd message in *err (unknown key, invalid value, with the line). */
+int vn_config_load(const char *path, vn_config_t *cfg, const vn_cfg_key_t *const *tables,
+                   char **err);
+/* The key of a section and name, or NULL. */
+const vn_cfg_key_t *vn_config_find(const vn_cfg_key_t *const *tables, const char *section,
+                                   const char *name);
 void vn_config_free(vn_config_t *cfg);
 
 #endif

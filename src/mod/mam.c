@@ -31,6 +31,7 @@
  * deleted and re-created with vestnikctl get fresh preferences). */
 #include <openssl/rand.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -691,7 +692,20 @@ static const vn_hook_t hooks[] = {
     {VN_HOOK_COUNT, NULL, 0},
 };
 
+static const vn_cfg_key_t config_keys[] = {
+    {"archive", "enabled", VN_CFG_BOOL, offsetof(vn_config_t, archive_enabled), "true",
+     .help = "Server-side message archive (XEP-0313). Every chat message is then written twice "
+             "(sender's and recipient's archive), which bounds message throughput by storage; off "
+             "turns the module off entirely."},
+    {"archive", "retention_days", VN_CFG_INT, offsetof(vn_config_t, archive_retention_days), "0",
+     .min = 0, .max = 36500,
+     .help = "Message archive (XEP-0313): days an archived message is kept; older ones are deleted "
+             "at start and then hourly. 0 keeps everything."},
+    {NULL},
+};
+
 const vn_module_t vn_mod_mam = {
+    .config_keys = config_keys,
     .name = "mam",
     .account_features = account_features,
     .iq = iq,

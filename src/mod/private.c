@@ -1,3 +1,4 @@
+#include <stddef.h>
 /* XEP-0049: Private XML Storage (jabber:iq:private).
  *
  * An account keeps one element per namespace (§2.1); a set replaces the
@@ -269,7 +270,20 @@ static const vn_iq_handler_t iq[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static const vn_cfg_key_t config_keys[] = {
+    {"profile", "private_max_size", VN_CFG_SIZE, offsetof(vn_config_t, private_max_size), "65536",
+     .min = 256, .max = 64LL << 20,
+     .help = "Private XML storage (XEP-0049): largest element, and how many namespaces one account "
+             "may keep."},
+    {"profile", "private_max_entries", VN_CFG_INT, offsetof(vn_config_t, private_max_entries),
+     "100", .min = 1, .max = 100000,
+     .help = "Private XML storage (XEP-0049): largest element, and how many namespaces one account "
+             "may keep."},
+    {NULL},
+};
+
 const vn_module_t vn_mod_private = {
+    .config_keys = config_keys,
     .name = "private",
     .features = features,
     .iq = iq,

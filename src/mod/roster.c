@@ -4,6 +4,7 @@
 #include "mod/roster.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,10 +122,14 @@ vn_stanza_t *stanza_clone(const vn_stanza_t *st)
 static const char *sub_name(vn_subscription_t s)
 {
     switch (s) {
-    case VN_SUB_TO: return "to";
-    case VN_SUB_FROM: return "from";
-    case VN_SUB_BOTH: return "both";
-    default: return "none";
+    case VN_SUB_TO:
+        return "to";
+    case VN_SUB_FROM:
+        return "from";
+    case VN_SUB_BOTH:
+        return "both";
+    default:
+        return "none";
     }
 }
 
@@ -473,7 +478,8 @@ static void send_result(roster_change_t *c, const char *err_type, const char *co
     vn_session_t *s = c->session;
     if (!s || !vn_session_alive(s)) return;
     vn_stanza_t *res = c->stanza;
-    vn_stanza_t *r = cond ? vn_stanza_error_reply(res, err_type, cond, NULL) : vn_stanza_iq_result(res);
+    vn_stanza_t *r =
+        cond ? vn_stanza_error_reply(res, err_type, cond, NULL) : vn_stanza_iq_result(res);
     if (!r) return;
     vn_xnode_set_attr(r->arena, r->node, "from", NULL);
     vn_xnode_set_attr(r->arena, r->node, "to", s->full);
@@ -650,7 +656,33 @@ static const vn_hook_t hooks[] = {
     {VN_HOOK_COUNT, NULL, 0},
 };
 
+static const vn_cfg_key_t config_keys[] = {
+    {"roster", "max_items", VN_CFG_INT, offsetof(vn_config_t, roster_max_items), "2000", .min = 1,
+     .max = 1000000,
+     .help = "RFC 6121 §2. Items in one account's roster; a roster set or an outgoing subscription "
+             "that would add one more gets <not-allowed/>."},
+    {"roster", "max_pending", VN_CFG_INT, offsetof(vn_config_t, roster_max_pending), "200",
+     .min = 1, .max = 1000000,
+     .help = "Subscription requests from contacts not in the roster that are kept for the owner to "
+             "answer; one more is bounced with <resource-constraint/>. Counted apart from "
+             "max_items, so strangers cannot fill anyone's roster."},
+    {"roster", "max_groups", VN_CFG_INT, offsetof(vn_config_t, roster_max_groups), "64", .min = 1,
+     .max = 100000,
+     .help = "Groups on one roster item, and bytes of one group name and of an item's name; a "
+             "roster set over either gets <not-acceptable/>."},
+    {"roster", "max_group_length", VN_CFG_SIZE, offsetof(vn_config_t, roster_max_group_length),
+     "1024", .min = 1, .max = 64LL << 20,
+     .help = "Groups on one roster item, and bytes of one group name and of an item's name; a "
+             "roster set over either gets <not-acceptable/>."},
+    {"roster", "max_name_length", VN_CFG_SIZE, offsetof(vn_config_t, roster_max_name_length),
+     "1024", .min = 1, .max = 64LL << 20,
+     .help = "Groups on one roster item, and bytes of one group name and of an item's name; a "
+             "roster set over either gets <not-acceptable/>."},
+    {NULL},
+};
+
 const vn_module_t vn_mod_roster = {
+    .config_keys = config_keys,
     .name = "roster",
     .features = features,
     .stream_features = "<ver xmlns='urn:xmpp:features:rosterver'/>",

@@ -16,6 +16,7 @@
  * The SHA-1 of the PHOTO (XEP-0153 §4.3) is computed when a vCard is stored
  * and kept next to it; when it changes, the observers registered with
  * vn_vcard_observe() learn it (presence hashes, XEP-0398 conversion). */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -383,7 +384,17 @@ static const vn_iq_handler_t iq[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static const vn_cfg_key_t config_keys[] = {
+    {"profile", "vcard_max_size", VN_CFG_SIZE, offsetof(vn_config_t, vcard_max_size), "131072",
+     .min = 1024, .max = 64LL << 20,
+     .help = "vcard-temp (XEP-0054): largest serialised <vCard/> (photo included) an account may "
+             "store; a larger one is refused with <not-acceptable/>. Never more than [c2s] "
+             "max_stanza_size can carry anyway."},
+    {NULL},
+};
+
 const vn_module_t vn_mod_vcard = {
+    .config_keys = config_keys,
     .name = "vcard",
     .features = features,
     .iq = iq,

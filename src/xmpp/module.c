@@ -179,3 +179,17 @@ const char *vn_stream_features_xml(void)
 {
     return stream_features.data ? stream_features.data : "";
 }
+
+const vn_cfg_key_t *const *vn_config_tables(void)
+{
+    enum { MAX_TABLES = 64 };
+    static const vn_cfg_key_t *tables[MAX_TABLES + 1];
+    if (tables[0]) return tables;
+    int n = 0;
+    tables[n++] = vn_core_config_keys;
+    tables[n++] = vn_server_config_keys;
+    for (const vn_module_t *const *m = vn_builtin_modules; *m && n < MAX_TABLES; m++)
+        if ((*m)->config_keys) tables[n++] = (*m)->config_keys;
+    tables[n] = NULL;
+    return tables;
+}

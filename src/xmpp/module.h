@@ -97,10 +97,18 @@ typedef struct vn_module {
     /* disco#info features of every local account's bare JID (XEP-0030,
      * e.g. urn:xmpp:mam:2 for XEP-0313), NULL-terminated; may be NULL */
     const char *const *account_features;
+    /* The module's configuration keys (core/config.h), or NULL. */
+    const vn_cfg_key_t *config_keys;
 } vn_module_t;
 
 /* The modules compiled in (src/mod/registry.c), NULL-terminated. */
 extern const vn_module_t *const vn_builtin_modules[];
+
+/* [c2s], [tls], [auth] (xmpp/config_keys.c). */
+extern const vn_cfg_key_t vn_server_config_keys[];
+/* Every key table: the core's, the server's, then each built-in module's,
+ * NULL-terminated, for vn_config_load(). */
+const vn_cfg_key_t *const *vn_config_tables(void);
 
 int vn_modules_init(vn_server_t *srv);
 void vn_modules_fini(vn_server_t *srv);

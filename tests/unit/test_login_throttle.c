@@ -16,6 +16,7 @@
 
 #include "core/config.h"
 #include "xmpp/login_throttle.h"
+#include "xmpp/module.h"
 
 #define SEC 1000ULL
 #define T0 (1000000ULL * SEC)
@@ -417,7 +418,7 @@ static void test_config_keys(void **state)
     close(fd);
     vn_config_t cfg;
     char *err = NULL;
-    assert_int_equal(vn_config_load(path, &cfg, &err), 0);
+    assert_int_equal(vn_config_load(path, &cfg, vn_config_tables(), &err), 0);
     vn_login_limits_t l;
     vn_login_limits_from_config(&cfg, &l);
     assert_int_equal(l.pair.max_failures, 7);
@@ -438,7 +439,7 @@ static void test_config_keys(void **state)
     text = "[auth]\nthrottle_max_entries = 5\n";
     assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
     close(fd);
-    assert_int_equal(vn_config_load(path, &cfg, &err), -1);
+    assert_int_equal(vn_config_load(path, &cfg, vn_config_tables(), &err), -1);
     assert_non_null(strstr(err, "throttle_max_entries"));
     free(err);
     unlink(path);

@@ -5,6 +5,7 @@
  *
  * See muc.h for the files and what each does. */
 #include <stdint.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -351,7 +352,32 @@ static void fini(vn_server_t *srv)
     muc_svc = NULL;
 }
 
+static const vn_cfg_key_t config_keys[] = {
+    {"muc", "enabled", VN_CFG_BOOL, offsetof(vn_config_t, muc_enabled), "true",
+     .help = "XEP-0045 multi-user chat on its own domain."},
+    {"muc", "domain", VN_CFG_STR, offsetof(vn_config_t, muc_domain), "",
+     .help = "Default: conference.<first [server] domain>"},
+    {"muc", "max_occupants", VN_CFG_INT, offsetof(vn_config_t, muc_max_occupants), "20000",
+     .min = 1, .max = 1000000,
+     .help = "Default: conference.<first [server] domain> Occupants per room: the default room "
+             "size and the most an owner may set."},
+    {"muc", "history_length", VN_CFG_INT, offsetof(vn_config_t, muc_history_length), "20", .min = 0,
+     .max = 1000,
+     .help = "Groupchat messages a room replays to a joining occupant (XEP-0045 §7.2.15) unless "
+             "its owner sets otherwise, and the most an owner may set."},
+    {"muc", "max_history", VN_CFG_INT, offsetof(vn_config_t, muc_max_history), "100", .min = 0,
+     .max = 1000,
+     .help = "Groupchat messages a room replays to a joining occupant (XEP-0045 §7.2.15) unless "
+             "its owner sets otherwise, and the most an owner may set."},
+    {"muc", "max_rooms_per_user", VN_CFG_INT, offsetof(vn_config_t, muc_max_rooms_per_user), "100",
+     .min = 0, .max = 1000000,
+     .help = "Rooms one user may have: persistent rooms it owns in storage plus temporary rooms it "
+             "created that are still open (0: no limit)."},
+    {NULL},
+};
+
 const vn_module_t vn_mod_muc = {
+    .config_keys = config_keys,
     .name = "muc",
     .init = init,
     .fini = fini,

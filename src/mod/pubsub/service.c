@@ -3,6 +3,7 @@
  * (owner, publisher, member, outcast) and persistent items. The protocol is
  * shared with PEP (iq.c, ops.c); this file is the component: addressing,
  * service discovery (§5) and anything that is not a pubsub IQ. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,7 +165,44 @@ static int init(vn_server_t *srv)
     return vn_component_add(srv, domain, "Publish-subscribe", on_stanza, NULL) < 0 ? -1 : 0;
 }
 
+static const vn_cfg_key_t config_keys[] = {
+    {"pubsub", "enabled", VN_CFG_BOOL, offsetof(vn_config_t, pubsub_enabled), "true",
+     .help = "XEP-0060 publish-subscribe service for broadcast channels. PEP (XEP-0163) on every "
+             "account is always on: end-to-end encryption (OMEMO) depends on it."},
+    {"pubsub", "domain", VN_CFG_STR, offsetof(vn_config_t, pubsub_domain), "",
+     .help = "Default: pubsub.<first [server] domain>"},
+    {"pubsub", "max_payload", VN_CFG_SIZE, offsetof(vn_config_t, pubsub_max_payload), "65536",
+     .min = 256, .max = 16LL << 20,
+     .help = "Default: pubsub.<first [server] domain> Largest item payload in bytes (PEP and "
+             "service); bigger publishes get <not-acceptable/> with <payload-too-big/>."},
+    {"pubsub", "max_items", VN_CFG_INT, offsetof(vn_config_t, pubsub_max_items), "256", .min = 1,
+     .max = 100000,
+     .help = "Items a node keeps when its pubsub#max_items is \"max\" (and the cap for any number "
+             "asked for)."},
+    {"pubsub", "max_nodes", VN_CFG_INT, offsetof(vn_config_t, pubsub_max_nodes), "100", .min = 1,
+     .max = 100000, .help = "PEP nodes per account."},
+    {"pubsub", "service_max_nodes", VN_CFG_INT, offsetof(vn_config_t, pubsub_service_nodes),
+     "100000", .min = 1, .max = 10000000, .help = "Nodes on the pubsub service."},
+    {"pubsub", "service_max_nodes_per_account", VN_CFG_INT,
+     offsetof(vn_config_t, pubsub_service_nodes_per_account), "100", .min = 0, .max = 10000000,
+     .help = "Service nodes one account may have created (and not deleted); one more gets "
+             "<not-allowed/> with <max-nodes-exceeded/>. 0: only the service-wide cap applies. "
+             "Admins are not limited."},
+    {"pubsub", "disco_max_items", VN_CFG_INT, offsetof(vn_config_t, pubsub_disco_max_items), "100",
+     .min = 1, .max = 100000,
+     .help = "Most items in one disco#items answer of the service or of a PEP account; clients "
+             "page through the rest with XEP-0059 (<set/> with <after/>)."},
+    {"pubsub", "create", VN_CFG_CHOICE, offsetof(vn_config_t, pubsub_create_local), "local",
+     .choices = "local=1,admins=0",
+     .help = "Who may create service nodes: local (any user of a served domain) or admins (only "
+             "the JIDs below)."},
+    {"pubsub", "admins", VN_CFG_STR, offsetof(vn_config_t, pubsub_admins), "",
+     .help = "Comma-separated bare JIDs that may create nodes and own every node."},
+    {NULL},
+};
+
 const vn_module_t vn_mod_pubsub = {
+    .config_keys = config_keys,
     .name = "pubsub",
     .init = init,
 };
