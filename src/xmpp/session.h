@@ -4,8 +4,10 @@
  * (output), stream.c (the stream and its framing), c2s.c (negotiation,
  * binding and client stanzas).
  *
- * Negotiation runs as explicit states, each guarded by the auth timer:
- *   HEADER -> (STARTTLS) -> HEADER -> SASL -> HEADER -> BIND -> READY
+ * Negotiation runs as explicit states (vn_session_state_t), each guarded
+ * by the auth timer; every stream restart returns to HEADER:
+ *   HEADER -> FEATURES (STARTTLS, then SASL) -> HEADER -> AUTHED (bind)
+ *   -> READY
  *
  * Ownership: the server's listener creates a session; vn_session_close()
  * starts its end, and the session frees itself from a deferred call once
