@@ -92,6 +92,9 @@ typedef struct muc_occ {
     /* The others were told this occupant is present (its role is broadcast,
      * muc#roomconfig_presencebroadcast); shared by its sessions. */
     unsigned shown : 1;
+    /* Leaving by its own unavailable presence (§7.14): the payload kept
+     * below is that presence's (the exit status), passed on. */
+    unsigned leaving : 1;
     vn_arena_t *pres;    /* arena of the presence payload below */
     vn_xnode_t *payload; /* a <presence/> holding show/status/caps..., no muc x */
 } muc_occ_t;
