@@ -56,5 +56,6 @@ int vn_sql_room_archive_query(vn_store_t *st, const char *room, const vn_archive
 extern const char vn_store_schema_profile[];
 extern const char vn_store_schema_pubsub[];
 extern const char vn_store_schema_muc[];
+extern const char vn_store_schema_muc_nicks[];
 
 #endif

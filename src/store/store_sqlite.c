@@ -164,6 +164,8 @@ static const char *const k_migrations[] = {
     vn_store_schema_pubsub,
     /* 5: multi-user chat rooms, affiliations and room archives */
     vn_store_schema_muc,
+    /* 6: nicks reserved in rooms (XEP-0045 §7.10), on their affiliations */
+    vn_store_schema_muc_nicks,
 };
 
 #define N_MIGRATIONS ((int)(sizeof(k_migrations) / sizeof(k_migrations[0])))

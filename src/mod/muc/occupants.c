@@ -333,6 +333,12 @@ static void join(muc_room_t *r, vn_stanza_t *st, const char *nick)
         muc_error(st, "cancel", "conflict", "that nickname is in use");
         return;
     }
+    /* §7.2.9: a nick another user reserved (§7.10) is theirs. */
+    const char *holder = muc_reg_holder(r, nick);
+    if (holder && strcmp(holder, bare) != 0) {
+        muc_error(st, "cancel", "conflict", "that nickname is reserved");
+        return;
+    }
     if (r->cfg.password_protected && aff < AFF_ADMIN) { /* §7.2.5 */
         const vn_xnode_t *pw = mx ? vn_xnode_child(mx, NS_MUC, "password") : NULL;
         char *given = pw ? vn_xnode_text(st->arena, pw) : NULL;
@@ -423,8 +429,9 @@ static void change_nick(muc_occ_t *o, vn_stanza_t *st, const char *nick)
         muc_error(st, "modify", "not-acceptable", "nickname too long");
         return;
     }
-    if (vn_map_get(r->by_nick, nick)) {
-        muc_error(st, "cancel", "conflict", "that nickname is in use");
+    const char *holder = muc_reg_holder(r, nick);
+    if (vn_map_get(r->by_nick, nick) || (holder && strcmp(holder, o->bare) != 0)) {
+        muc_error(st, "cancel", "conflict", "that nickname is in use or reserved");
         return;
     }
     /* With several sessions the occupant changes its nick as a whole. */
