@@ -65,6 +65,7 @@ static void session_free(void *arg)
     vn_buf_free(&s->held);
     free(s->bare);
     free(s->full);
+    free(s->lang);
     if (s->prev_all)
         s->prev_all->next_all = s->next_all;
     else
@@ -604,6 +605,8 @@ static void on_stream_open(void *ud, const char *ns, const char *name, const cha
             version = a->value;
     }
     new_stream_id(s);
+    free(s->lang); /* RFC 6120 §4.7.4: the default language of what follows */
+    s->lang = vn_stream_lang(attrs);
     /* RFC 6120 §4.7.1: a 'from' we echo back as 'to' only when it is a JID. */
     vn_jid_t fj;
     vn_arena_t *tmp = vn_arena_new(512);
@@ -767,6 +770,7 @@ static void handle_client_stanza(vn_session_t *s, vn_xnode_t *node, vn_arena_t *
     st.origin = s;
     const char *type = vn_xnode_attr(node, "type");
     st.type = type ? type : "";
+    vn_stanza_default_lang(node, arena, s->lang); /* RFC 6120 §4.7.4 */
     vn_stanza_set_from(&st, &s->jid);
     const char *to = vn_xnode_attr(node, "to");
     if (to) {
