@@ -79,6 +79,48 @@ static int set_domains(vn_config_t *cfg, const char *value)
     return cfg->ndomains > 0 ? 0 : -1;
 }
 
+const char *const vn_contact_kinds[VN_CONTACT_KINDS] = {"abuse", "admin",    "feedback",
+                                                        "sales", "security", "support"};
+
+/* A comma-separated list of URIs (RFC 3986 §3.1: a scheme, ':', then no
+ * whitespace), e.g. "mailto:abuse@example.org, xmpp:admin@example.org". */
+static int valid_uri_list(const char *v)
+{
+    int n = 0;
+    for (const char *p = v; *p;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        size_t len = strcspn(p, ",");
+        size_t end = len;
+        while (end > 0 && (p[end - 1] == ' ' || p[end - 1] == '\t'))
+            end--;
+        if (end == 0) return 0;
+        size_t scheme =
+            strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+.-");
+        if (scheme == 0 || scheme + 1 >= end || p[scheme] != ':' ||
+            !((p[0] >= 'a' && p[0] <= 'z') || (p[0] >= 'A' && p[0] <= 'Z')))
+            return 0;
+        for (size_t i = 0; i < end; i++)
+            if ((unsigned char)p[i] <= ' ') return 0;
+        n++;
+        p += len;
+        if (*p == ',') p++;
+    }
+    return n > 0;
+}
+
+static int set_contact(vn_config_t *c, const char *name, const char *value)
+{
+    for (int i = 0; i < VN_CONTACT_KINDS; i++) {
+        if (strncmp(name, "contact_", 8) != 0 || strcmp(name + 8, vn_contact_kinds[i]) != 0)
+            continue;
+        if (value[0] && !valid_uri_list(value)) return -1;
+        set_str(&c->contact[i], value);
+        return 1;
+    }
+    return 0;
+}
+
 #define MATCH(s, k) (strcmp(section, s) == 0 && strcmp(name, k) == 0)
 
 static int on_entry(void *user, const char *section, const char *name, const char *value)
@@ -93,6 +135,9 @@ static int on_entry(void *user, const char *section, const char *name, const cha
         set_str(&c->data_dir, value);
     } else if (MATCH("server", "log_level")) {
         set_str(&c->log_level, value);
+    } else if (!strcmp(section, "server") && !strncmp(name, "contact_", 8) &&
+               (b = set_contact(c, name, value)) != 0) {
+        if (b < 0) goto bad;
     } else if (MATCH("server", "hash_threads")) {
         if (parse_long(value, 1, 64, &n) < 0) goto bad;
         c->hash_threads = (int)n;
@@ -302,6 +347,8 @@ void vn_config_free(vn_config_t *cfg)
         free(cfg->domains[i]);
     free(cfg->data_dir);
     free(cfg->log_level);
+    for (int i = 0; i < VN_CONTACT_KINDS; i++)
+        free(cfg->contact[i]);
     free(cfg->listen);
     free(cfg->direct_tls);
     free(cfg->cert);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #define VN_MAX_DOMAINS 16
+#define VN_CONTACT_KINDS 6 /* XEP-0157: abuse, admin, feedback, sales, security, support */
 
 typedef struct vn_config {
     char *path;
@@ -16,6 +17,9 @@ typedef struct vn_config {
     int ndomains;
     char *data_dir;
     char *log_level;
+    /* XEP-0157 contact addresses of the served domains: per kind (see
+     * vn_contact_kinds), comma-separated URIs, NULL when none. */
+    char *contact[VN_CONTACT_KINDS];
     int hash_threads;
     uint64_t output_budget; /* bytes of unsent output, all connections (0: none) */
     /* [c2s] */
@@ -68,6 +72,10 @@ typedef struct vn_config {
     int max_failures;
     int lockout;
 } vn_config_t;
+
+/* XEP-0157 address kinds, in the order of vn_config_t.contact: the
+ * [server] key is contact_<kind>, the form field <kind>-addresses. */
+extern const char *const vn_contact_kinds[VN_CONTACT_KINDS];
 
 /* Returns 0, or -1 with a malloc'd message in *err. */
 int vn_config_load(const char *path, vn_config_t *cfg, char **err);

@@ -50,6 +50,7 @@ static vn_result_t on_info(vn_server_t *srv, vn_stanza_t *st)
         vn_xnode_set_attr(r->arena, id, "type", "im");
         vn_xnode_set_attr(r->arena, id, "name", "vestnik");
         vn_features_each(add_feature, &(feat_ctx_t){r->arena, q});
+        vn_server_info_each(srv, r->arena, q); /* XEP-0128 */
     }
     vn_route(srv, r);
     return VN_HANDLED;
