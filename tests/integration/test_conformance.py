@@ -15,6 +15,7 @@ from test_muc import SVC, NS_MUC, NS_MUC_USER, NS_DATA, codes, configure, error_
 from test_pep import NS_PUBSUB, NS_OWNER, NS_EVENT, befriend, event_items, ok, publish
 
 NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
+NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
 NS_MUC_OWNER = NS_MUC + "#owner"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 PUBSUB = "pubsub.localhost"
@@ -254,6 +255,18 @@ async def test_disco_info_node_mirrored(ctx):
         r = await x.iq("get", "<query xmlns='%s' node='no-such-node'/>" % NS_DISCO_INFO, to=to)
         check(r.get("type") == "error" and error_of(r) == "item-not-found",
               "unknown node on %s: item-not-found" % to, r)
+    # disco#items: no nodes on the server (item-not-found); an account's
+    # PEP node (a leaf) answers for the node, never as the account's list
+    r = await x.iq("get", "<query xmlns='%s' node='no-such-node'/>" % NS_DISCO_ITEMS, to="localhost")
+    check(r.get("type") == "error" and error_of(r) == "item-not-found", "server items node", r)
+    for to in (room_jid("dnode"), SVC):
+        r = await x.iq("get", "<query xmlns='%s' node='x'/>" % NS_DISCO_ITEMS, to=to)
+        check(error_of(r) == "item-not-found", "items of a node on %s" % to, r)
+    r = await x.iq("get", "<query xmlns='%s' node='urn:xmpp:avatar:metadata'/>" % NS_DISCO_ITEMS,
+                   to="dn_o@localhost")
+    check(r.get("type") == "result" and
+          r.find(q("query", NS_DISCO_ITEMS)).get("node") == "urn:xmpp:avatar:metadata",
+          "account items of a node: mirrored", r)
     # a node on the pubsub service still answers for the node
     ps = await raw(ctx, "dn_o")
     ok(await ps.iq("set", "<pubsub xmlns='%s'><create node='dnode'/></pubsub>" % NS_PUBSUB,
