@@ -57,5 +57,7 @@ extern const char vn_store_schema_profile[];
 extern const char vn_store_schema_pubsub[];
 extern const char vn_store_schema_muc[];
 extern const char vn_store_schema_pubsub_creator[];
+extern const char vn_store_schema_muc_nicks[];
+extern const char vn_store_schema_activity[];
 
 #endif

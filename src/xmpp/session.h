@@ -65,6 +65,7 @@ struct vn_session {
     vn_jid_t jid; /* bound full JID (malloc'd parts); local NULL before auth */
     char *bare;   /* "local@domain" after auth */
     char *full;   /* full JID string after bind */
+    char *lang;   /* xml:lang of the client's last stream header, or NULL */
     vn_user_t *user;
     vn_session_t *next_of_user;
     vn_session_t *next_all, *prev_all;
