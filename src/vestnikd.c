@@ -290,12 +290,13 @@ int main(int argc, char **argv)
         return 1;
     }
     if (prepare_tls(srv) < 0 || prepare_scram_secret(srv) < 0) return 1;
-    srv->store = vn_store_open(srv->cfg.data_dir, &err);
+    srv->store = vn_store_open(&srv->cfg, &err);
     if (!srv->store) {
         vn_error("storage: %s", err);
         free(err);
         return 1;
     }
+    vn_debug("storage: %s backend", vn_store_backend_name(srv->store));
     signal(SIGPIPE, SIG_IGN);
     sigset_t mask;
     sigemptyset(&mask);

@@ -215,6 +215,7 @@ void vn_config_free(vn_config_t *cfg)
         free(cfg->domains[i]);
     free(cfg->data_dir);
     free(cfg->log_level);
+    free(cfg->store_backend);
     free(cfg->listen);
     free(cfg->direct_tls);
     free(cfg->cert);

@@ -218,7 +218,7 @@ static void read_done(vn_work_t *w)
     vn_buf_puts(&b, c->conferences);
     /* What only XEP-0048 has (<url/>) stays from the stored copy. */
     vn_arena_t *a = vn_arena_new(1024);
-    vn_xnode_t *old = c->rc == 1 ? vn_profile_parse(a, c->xml, strlen(c->xml)) : NULL;
+    vn_xnode_t *old = c->rc == VN_STORE_OK ? vn_profile_parse(a, c->xml, strlen(c->xml)) : NULL;
     for (vn_xnode_t *u = old ? old->children : NULL; u; u = u->next) {
         if (!u->name || !strcmp(u->name, "conference")) continue;
         vn_xnode_serialize(u, NS_LEGACY, &b);

@@ -74,9 +74,9 @@ static void get_done(vn_work_t *w)
     get_job_t *j = (get_job_t *)w;
     vn_stanza_t *st = j->req;
     vn_xnode_t *el = NULL;
-    if (j->rc == 1 && !(el = vn_profile_parse(st->arena, j->xml, strlen(j->xml))))
+    if (j->rc == VN_STORE_OK && !(el = vn_profile_parse(st->arena, j->xml, strlen(j->xml))))
         vn_error("private XML %s of %s in storage is not well-formed", j->ns, j->owner);
-    if (j->rc < 0 || (j->rc == 1 && !el)) {
+    if (j->rc < 0 || (j->rc == VN_STORE_OK && !el)) {
         vn_route_error(j->srv, st, "wait", "internal-server-error", NULL);
     } else {
         vn_stanza_t *r = vn_stanza_iq_result(st);
@@ -184,7 +184,7 @@ static void set_done(vn_work_t *w)
 {
     set_job_t *j = (set_job_t *)w;
     vn_stanza_t *st = j->req;
-    if (j->rc == -2) {
+    if (j->rc == VN_STORE_FULL) {
         vn_route_error(j->srv, st, "wait", "resource-constraint", "too many namespaces stored");
     } else if (j->rc < 0) {
         vn_route_error(j->srv, st, "wait", "internal-server-error", NULL);

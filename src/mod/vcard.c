@@ -88,11 +88,11 @@ static void get_done(vn_work_t *w)
     vn_server_t *srv = j->srv;
     vn_stanza_t *st = j->req;
     vn_xnode_t *card = NULL;
-    if (j->rc == 1) {
+    if (j->rc == VN_STORE_OK) {
         card = vn_profile_parse(st->arena, j->xml, strlen(j->xml));
         if (!card) vn_error("vcard of %s in storage is not well-formed", j->owner);
     }
-    if (j->rc < 0 || (j->rc == 1 && !card)) {
+    if (j->rc < 0 || (j->rc == VN_STORE_OK && !card)) {
         vn_route_error(srv, st, "wait", "internal-server-error", NULL);
     } else if (!card && !j->own) {
         vn_route_error(srv, st, "cancel", "item-not-found", NULL);
@@ -323,7 +323,7 @@ static void photo_read_done(vn_work_t *w)
         set_free(j);
         return;
     }
-    if (j->rc == 1 && !strcmp(j->old_hash, j->hash)) {
+    if (j->rc == VN_STORE_OK && !strcmp(j->old_hash, j->hash)) {
         set_free(j); /* already this photo */
         return;
     }
