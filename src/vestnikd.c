@@ -306,6 +306,8 @@ int main(int argc, char **argv)
     /* Block before starting threads so that only the signalfd sees them. */
     pthread_sigmask(SIG_BLOCK, &mask, NULL);
     srv->loop = vn_loop_new();
+    /* One thread: the order of storage jobs that server.h promises
+     * (vn_store_submit_ordered, vn_store_barrier) is this pool's FIFO. */
     srv->store_pool = vn_pool_new(srv->loop, 1, "vn-store");
     vn_pool_set_batch(srv->store_pool, store_group_begin, store_group_commit, srv->store, 256);
     srv->hash_pool = vn_pool_new(srv->loop, srv->cfg.hash_threads, "vn-hash");

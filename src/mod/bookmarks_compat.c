@@ -254,7 +254,7 @@ static void got_items(void *ud, int n, const char *const *ids, const char *const
     vn_arena_free(a);
     c->conferences = vn_xstrndup(b.data ? b.data : "", b.len);
     vn_buf_free(&b);
-    vn_store_submit(c->srv, &c->work, read_work, read_done);
+    vn_store_submit_ordered(c->srv, c->owner, &c->work, read_work, read_done);
 }
 
 static vn_result_t get(vn_server_t *srv, vn_stanza_t *st, const vn_xnode_t *req)

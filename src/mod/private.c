@@ -13,7 +13,10 @@
  *
  * Other modules may take over a namespace (vn_private_register): the
  * bookmarks compatibility (XEP-0402 §5.3) answers storage:bookmarks from
- * PEP and converts what is stored. */
+ * PEP and converts what is stored.
+ *
+ * Gets and sets are ordered storage jobs of the account (xmpp/server.h): a
+ * get sees every set submitted before it. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,7 +112,7 @@ void vn_private_answer_stored(vn_server_t *srv, vn_stanza_t *st)
     j->owner = vn_xstrdup(vn_profile_target_bare(st));
     j->ns = vn_xstrdup(el->ns);
     j->req = stanza_clone(st);
-    vn_store_submit(srv, &j->work, get_work, get_done);
+    vn_store_submit_ordered(srv, j->owner, &j->work, get_work, get_done);
 }
 
 /* The one requested element, after the checks common to get and set; NULL
@@ -246,7 +249,7 @@ static vn_result_t on_set(vn_server_t *srv, vn_stanza_t *st)
     j->srv = srv;
     j->owner = vn_xstrdup(st->origin->bare);
     j->req = stanza_clone(st);
-    vn_store_submit(srv, &j->work, set_work, set_done);
+    vn_store_submit_ordered(srv, j->owner, &j->work, set_work, set_done);
     return VN_HANDLED;
 }
 

@@ -1,7 +1,8 @@
 /* The roster of an online account (RFC 6121 §2), shared by the roster and
  * presence modules: the in-memory copy, loaded at bind, and changes that go
- * through the storage thread first (storage is the source of truth; the
- * copy follows the order in which changes were committed).
+ * through storage first (storage is the source of truth). The load and the
+ * changes are ordered storage jobs of the owner (xmpp/server.h), so the
+ * copy follows the order in which changes were committed.
  *
  * Ownership: a roster_t belongs to its vn_user_t (a user slot) and dies
  * with it. A roster_change_t is owned by the change machinery from

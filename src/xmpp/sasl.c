@@ -311,6 +311,8 @@ static vn_result_t start_lookup(vn_session_t *s)
         return VN_HANDLED;
     }
     vn_session_ref(s);
+    /* Unordered (xmpp/server.h): accounts change only through vestnikctl,
+     * another process, so no job of ours is there to wait for. */
     vn_store_submit(s->srv, &s->sasl->work, lookup_work, lookup_done);
     return VN_HOLD;
 }
