@@ -426,7 +426,7 @@ static int sqlite_set_synchronous_full(vn_store_t *st, int on)
 static int sqlite_group_begin(vn_store_t *st)
 {
     if (vn_sql_guard(st, __func__)) return -1;
-    if (sq(st)->group) return -1;
+    if (sq(st)->group) return vn_sql_error(st, "group commit: begin inside a group");
     if (run(st, k_begin, "BEGIN group") != 0) return -1;
     sq(st)->group = 1;
     return 0;
@@ -435,7 +435,7 @@ static int sqlite_group_begin(vn_store_t *st)
 static int sqlite_group_commit(vn_store_t *st)
 {
     if (vn_sql_guard(st, __func__)) return -1;
-    if (!sq(st)->group) return -1;
+    if (!sq(st)->group) return vn_sql_error(st, "group commit: commit outside a group");
     sq(st)->group = 0;
     if (run(st, k_commit, "COMMIT group") == 0) return 0;
     if (!sqlite3_get_autocommit(sq(st)->db)) run(st, k_rollback, "ROLLBACK group");
