@@ -27,8 +27,7 @@
 #define NOWNERS 3
 #define ROUNDS 300
 
-static const char *const k_owners[NOWNERS] = {"a@example.org", "b@example.org",
-                                               "в@пример.рф"};
+static const char *const k_owners[NOWNERS] = {"a@example.org", "b@example.org", "в@пример.рф"};
 
 enum { PUSH, COUNT, BARRIER, BARRIER_ALL, UNORDERED };
 
