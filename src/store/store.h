@@ -25,8 +25,9 @@
  *
  * Return codes: every call returns one of the codes below, and its comment
  * says which (a call whose comment lists only 0 and -1 returns nothing
- * else). So `r < 0` always means "failed, nothing written", and `r == 0`
- * always means "done as asked". Outputs are only meaningful on
+ * else). So `r < 0` always means "failed, nothing written" (retention,
+ * vn_store_archive_expire, says what it keeps of a partial run), and
+ * `r == 0` always means "done as asked". Outputs are only meaningful on
  * VN_STORE_OK unless the comment says otherwise.
  *
  * Callbacks (the *_list, *_load and query calls) run while the backend is
