@@ -65,6 +65,33 @@ static int set_domains(vn_config_t *cfg, const char *value)
     return cfg->ndomains > 0 ? 0 : -1;
 }
 
+/* A comma-separated list of URIs (RFC 3986 §3.1: a scheme, ':', then no
+ * whitespace), e.g. "mailto:abuse@example.org, xmpp:admin@example.org". */
+static int valid_uri_list(const char *v)
+{
+    int n = 0;
+    for (const char *p = v; *p;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        size_t len = strcspn(p, ",");
+        size_t end = len;
+        while (end > 0 && (p[end - 1] == ' ' || p[end - 1] == '\t'))
+            end--;
+        if (end == 0) return 0;
+        size_t scheme =
+            strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+.-");
+        if (scheme == 0 || scheme + 1 >= end || p[scheme] != ':' ||
+            !((p[0] >= 'a' && p[0] <= 'z') || (p[0] >= 'A' && p[0] <= 'Z')))
+            return 0;
+        for (size_t i = 0; i < end; i++)
+            if ((unsigned char)p[i] <= ' ') return 0;
+        n++;
+        p += len;
+        if (*p == ',') p++;
+    }
+    return n > 0;
+}
+
 static int set_choice(const char *choices, const char *value, int *out)
 {
     /* "word=value,word=value": words compare case-insensitively. */
@@ -119,6 +146,10 @@ static int set_value(vn_config_t *cfg, const vn_cfg_key_t *k, const char *value)
         return set_choice(k->choices, value, slot);
     case VN_CFG_DOMAINS:
         return set_domains(cfg, value);
+    case VN_CFG_URIS:
+        if (value[0] && !valid_uri_list(value)) return -1;
+        set_str(slot, value);
+        return 0;
     }
     return -1;
 }
@@ -216,6 +247,8 @@ void vn_config_free(vn_config_t *cfg)
     free(cfg->data_dir);
     free(cfg->log_level);
     free(cfg->store_backend);
+    for (int i = 0; i < VN_CONTACT_KINDS; i++)
+        free(cfg->contact[i]);
     free(cfg->listen);
     free(cfg->direct_tls);
     free(cfg->cert);

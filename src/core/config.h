@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #define VN_MAX_DOMAINS 16
+#define VN_CONTACT_KINDS 6 /* XEP-0157: abuse, admin, feedback, sales, security, support */
 
 /* [tls] defaults (README "TLS"): forward-secret AEAD suites only. For
  * TLS 1.2 that is ECDHE with AES-GCM or ChaCha20-Poly1305: no CBC (LUCKY13
@@ -32,6 +33,9 @@ typedef struct vn_config {
     int ndomains;
     char *data_dir;
     char *log_level;
+    /* XEP-0157 contact addresses of the served domains: per kind (see
+     * vn_contact_kinds), comma-separated URIs, NULL when none. */
+    char *contact[VN_CONTACT_KINDS];
     int hash_threads;
     uint64_t output_budget; /* bytes of unsent output, all connections (0: none) */
     /* [store] */
@@ -130,6 +134,7 @@ typedef enum {
     VN_CFG_STR,     /* char * (NULL when empty; min = 1: must not be empty) */
     VN_CFG_CHOICE,  /* int, from "word=value,word=value" in choices */
     VN_CFG_DOMAINS, /* the served domains: comma-separated, 1 to VN_MAX_DOMAINS */
+    VN_CFG_URIS,    /* char *: comma-separated URIs (RFC 3986 §3.1), NULL when empty */
 } vn_cfg_type_t;
 
 typedef struct vn_cfg_key {

@@ -37,7 +37,8 @@ struct vn_timer {
 
 vn_loop_t *vn_loop_new(void);
 void vn_loop_free(vn_loop_t *loop);
-/* Runs until vn_loop_stop(). Returns 0. */
+/* Runs until vn_loop_stop(). Returns 0, or -1 when epoll_wait fails
+ * (logged). */
 int vn_loop_run(vn_loop_t *loop);
 void vn_loop_stop(vn_loop_t *loop);
 int vn_loop_stopping(const vn_loop_t *loop);

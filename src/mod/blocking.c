@@ -169,7 +169,8 @@ static void refuse_inbound(vn_server_t *srv, vn_stanza_t *st)
         if (!strcmp(st->type, "get") || !strcmp(st->type, "set"))
             vn_route_error(srv, st, "cancel", "service-unavailable", NULL);
         return;
-    default: return; /* presence (notifications, subscriptions, probes): silence */
+    default:
+        return; /* presence (notifications, subscriptions, probes): silence */
     }
 }
 
@@ -359,7 +360,8 @@ static int needs_check(const vn_stanza_t *st)
                !strcmp(st->type, "unsubscribe") || !strcmp(st->type, "unsubscribed");
     case VN_IQ:
         return !st->to.resource && (!strcmp(st->type, "get") || !strcmp(st->type, "set"));
-    default: return 0;
+    default:
+        return 0;
     }
 }
 
@@ -369,9 +371,9 @@ typedef struct read_job {
     char *owner;
     vn_map_t *jids;
     int rc;
-    vn_stanza_t *st;  /* owned copy; st->origin referenced when from_client */
-    int from_client;  /* continue the FROM_CLIENT chain (else TO_ACCOUNT) */
-    int held;         /* the sender's stream waits: resume it */
+    vn_stanza_t *st; /* owned copy; st->origin referenced when from_client */
+    int from_client; /* continue the FROM_CLIENT chain (else TO_ACCOUNT) */
+    int held;        /* the sender's stream waits: resume it */
 } read_job_t;
 
 static void read_work(vn_work_t *w)
@@ -450,8 +452,7 @@ static vn_result_t to_account(vn_server_t *srv, void *ctx)
     /* The sender's list: the user's presence (broadcast, probe answers)
      * does not reach a JID the user blocks. Unavailable presence does
      * (§5.3 sends it on block). */
-    if (nonempty_lists && st->kind == VN_PRESENCE &&
-        (!st->type[0] || !strcmp(st->type, "probe")) &&
+    if (nonempty_lists && st->kind == VN_PRESENCE && (!st->type[0] || !strcmp(st->type, "probe")) &&
         matches(list_of(local_user(srv, &st->from)), &st->to))
         return VN_HANDLED;
     /* The recipient's list. */
@@ -615,6 +616,12 @@ static void change_free(change_job_t *j)
     free(j);
 }
 
+static int visit_push(vn_server_t *srv, vn_session_t *s, void *push)
+{
+    if (s->state == VN_SS_READY && s->slot[bl_slot] == MARK) vn_router_deliver_to(srv, s, push);
+    return 0;
+}
+
 /* §5.3 / §5.4 / §5.5: the same change, pushed to every session that
  * requested the blocklist. */
 static void push(vn_server_t *srv, vn_user_t *u, const char *what, char **jids, int n)
@@ -629,11 +636,7 @@ static void push(vn_server_t *srv, vn_user_t *u, const char *what, char **jids, 
         vn_xnode_t *it = vn_xnode_add(a, el, NS_BLOCKING, "item");
         vn_xnode_set_attr(a, it, "jid", jids[i]);
     }
-    for (vn_session_t *s = u->sessions; s; s = s->next_of_user) {
-        if (s->state != VN_SS_READY || s->slot[bl_slot] != MARK) continue;
-        vn_xnode_set_attr(a, p->node, "to", s->full);
-        vn_router_deliver(srv, s, p);
-    }
+    vn_router_each_session(srv, u, visit_push, p);
     vn_stanza_free(p);
 }
 
@@ -715,6 +718,13 @@ static void route_presence(vn_server_t *srv, const char *type, const vn_jid_t *f
     vn_stanza_free(p);
 }
 
+static int visit_unavailable(vn_server_t *srv, vn_session_t *s, void *target)
+{
+    if (s->state == VN_SS_READY && s->available)
+        route_presence(srv, "unavailable", &s->jid, target);
+    return 0;
+}
+
 /* §5.3: on block, unavailable presence from each available resource to
  * the blocked contacts that receive the user's presence (RFC 6121 'from'
  * subscription). */
@@ -726,9 +736,7 @@ static void after_block(vn_server_t *srv, vn_user_t *u, char **jids, int n)
     for (size_t off = 0; off < c.out.len;) {
         off = next_target(&c, off, &contact, &target);
         if (!roster_has_from(roster_find(roster_of(u), contact))) continue;
-        for (vn_session_t *s = u->sessions; s; s = s->next_of_user)
-            if (s->state == VN_SS_READY && s->available)
-                route_presence(srv, "unavailable", &s->jid, target);
+        vn_router_each_session(srv, u, visit_unavailable, (void *)target);
     }
     contacts_free(&c);
 }
@@ -792,9 +800,9 @@ static void change_done(vn_work_t *w)
      * then what the contacts see. */
     vn_session_t *s = j->session;
     if (s && vn_session_alive(s)) {
-        vn_stanza_t *r = j->rc < 0 ? vn_stanza_error_reply(j->request, "wait",
-                                                           "internal-server-error", NULL)
-                                   : vn_stanza_iq_result(j->request);
+        vn_stanza_t *r =
+            j->rc < 0 ? vn_stanza_error_reply(j->request, "wait", "internal-server-error", NULL)
+                      : vn_stanza_iq_result(j->request);
         if (r) vn_router_deliver(srv, s, r);
     }
     if (u && applied) {

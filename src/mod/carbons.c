@@ -84,11 +84,43 @@ static vn_stanza_t *wrap(const vn_stanza_t *orig, const char *dir, const vn_jid_
     return c;
 }
 
-static void send_copy(vn_server_t *srv, vn_stanza_t *c, vn_session_t *to)
+/* One pass over an account's sessions: a copy (wrapped once, on first
+ * need) to every Carbons-enabled session that is neither the origin nor
+ * among the sessions that get the original. */
+typedef struct copy_pass {
+    const vn_stanza_t *st;
+    const char *dir;        /* "sent" or "received" */
+    const vn_jid_t *by;     /* the wrapper's 'from' */
+    vn_session_t *skip;     /* the sender's session */
+    vn_session_t **targets; /* get the original */
+    int ntargets;
+    vn_stanza_t *copy;
+    int want; /* counting pass: someone would get a copy */
+} copy_pass_t;
+
+static int gets_copy(const copy_pass_t *cp, const vn_session_t *o)
 {
-    vn_xnode_set_attr(c->arena, c->node, "to", to->full);
-    c->to = to->jid;
-    vn_router_deliver(srv, to, c);
+    if (!enabled(o) || o == cp->skip) return 0;
+    for (int i = 0; i < cp->ntargets; i++)
+        if (cp->targets[i] == o) return 0;
+    return 1;
+}
+
+static int visit_copy(vn_server_t *srv, vn_session_t *o, void *ud)
+{
+    copy_pass_t *cp = ud;
+    if (!gets_copy(cp, o)) return 0;
+    if (!cp->copy) cp->copy = wrap(cp->st, cp->dir, cp->by);
+    vn_router_deliver_to(srv, o, cp->copy);
+    return 0;
+}
+
+static int visit_want(vn_server_t *srv, vn_session_t *o, void *ud)
+{
+    (void)srv;
+    copy_pass_t *cp = ud;
+    cp->want = gets_copy(cp, o);
+    return cp->want; /* stop at the first */
 }
 
 static int same_account(const vn_jid_t *a, const vn_jid_t *b)
@@ -134,14 +166,10 @@ static vn_result_t from_client(vn_server_t *srv, void *ctx)
      * (§7) to the resources that do not get it. */
     if (same_account(&st->to, &s->jid)) return VN_PASS;
     if (!eligible(st)) return VN_PASS;
-    vn_stanza_t *c = NULL;
-    for (vn_session_t *o = s->user->sessions; o; o = o->next_of_user) {
-        /* §8: every other Carbons-enabled resource, not the sender. */
-        if (o == s || !enabled(o)) continue;
-        if (!c) c = wrap(st, "sent", &s->jid);
-        send_copy(srv, c, o);
-    }
-    if (c) vn_stanza_free(c);
+    /* §8: every other Carbons-enabled resource, not the sender. */
+    copy_pass_t cp = {.st = st, .dir = "sent", .by = &s->jid, .skip = s};
+    vn_router_each_session(srv, s->user, visit_copy, &cp);
+    if (cp.copy) vn_stanza_free(cp.copy);
     return VN_PASS;
 }
 
@@ -177,29 +205,21 @@ static vn_result_t to_account(vn_server_t *srv, void *ctx)
     snprintf(bare, sizeof(bare), "%s@%s", st->to.local, st->to.domain);
     vn_user_t *u = vn_router_user(srv, bare);
     if (!u) return VN_PASS;
-    int want = 0;
-    for (vn_session_t *o = u->sessions; o; o = o->next_of_user)
-        if (enabled(o) && o != st->origin) want = 1;
-    if (!want) return VN_PASS;
+    /* §7: not to the resources that get the original; nor back to the
+     * session that sent a message to its own account. */
+    copy_pass_t cp = {.st = st, .dir = "received", .by = &u->jid, .skip = st->origin};
+    vn_router_each_session(srv, u, visit_want, &cp);
+    if (!cp.want) return VN_PASS;
     vn_session_t *buf[16], **targets = buf;
     int n = vn_router_message_targets(srv, u, st, targets, 16);
     if (n > 16) {
         targets = vn_xmalloc(sizeof(*targets) * (size_t)n);
         n = vn_router_message_targets(srv, u, st, targets, n);
     }
-    vn_stanza_t *c = NULL;
-    for (vn_session_t *o = u->sessions; o; o = o->next_of_user) {
-        /* §7: not to the resources that get the original; nor back to the
-         * session that sent a message to its own account. */
-        if (!enabled(o) || o == st->origin) continue;
-        int gets_original = 0;
-        for (int i = 0; i < n && !gets_original; i++)
-            gets_original = targets[i] == o;
-        if (gets_original) continue;
-        if (!c) c = wrap(st, "received", &u->jid);
-        send_copy(srv, c, o);
-    }
-    if (c) vn_stanza_free(c);
+    cp.targets = targets;
+    cp.ntargets = n;
+    vn_router_each_session(srv, u, visit_copy, &cp);
+    if (cp.copy) vn_stanza_free(cp.copy);
     if (targets != buf) free(targets);
     return VN_PASS;
 }

@@ -50,6 +50,7 @@ static vn_result_t on_info(vn_server_t *srv, vn_stanza_t *st)
         vn_xnode_set_attr(r->arena, id, "type", "im");
         vn_xnode_set_attr(r->arena, id, "name", "vestnik");
         vn_features_each(add_feature, &(feat_ctx_t){r->arena, q});
+        vn_server_info_each(srv, r->arena, q); /* XEP-0128 */
     }
     vn_route(srv, r);
     return VN_HANDLED;
@@ -67,9 +68,17 @@ static vn_result_t on_items(vn_server_t *srv, vn_stanza_t *st)
 {
     /* An account's items are its PEP nodes (XEP-0163 §6). */
     vn_xnode_t *ireq = vn_xnode_child(st->node, NS_ITEMS, "query");
-    if (st->to.local && !(ireq && vn_xnode_attr(ireq, "node"))) return vn_pep_disco_items(srv, st);
+    const char *inode = ireq ? vn_xnode_attr(ireq, "node") : NULL;
+    if (st->to.local && !inode) return vn_pep_disco_items(srv, st);
+    /* XEP-0030 §4.2: the server has no item nodes; an account's node is a
+     * PEP leaf, whose answer mirrors the node. */
+    if (inode && !st->to.local) {
+        vn_route_error(srv, st, "cancel", "item-not-found", NULL);
+        return VN_HANDLED;
+    }
     vn_stanza_t *r = vn_stanza_iq_result(st);
     vn_xnode_t *q = vn_xnode_add(r->arena, r->node, NS_ITEMS, "query");
+    if (inode) vn_xnode_set_attr(r->arena, q, "node", vn_arena_strdup(r->arena, inode));
     /* The server's own items are its services (XEP-0030 §4); an account's
      * items are left to the modules that own them. */
     vn_xnode_t *req = vn_xnode_child(st->node, NS_ITEMS, "query");

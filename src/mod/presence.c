@@ -110,6 +110,11 @@ static void send_presence_after_storage(vn_server_t *srv, const char *owner, con
     vn_store_barrier(srv, to, &pa->work, presence_after_done);
 }
 
+void presence_unavailable_after_storage(vn_server_t *srv, const char *owner, const char *contact)
+{
+    send_presence_after_storage(srv, owner, contact, 1);
+}
+
 /* ---- subscription edits (run on the storage thread) ---- */
 
 enum { OUT_SUBSCRIBE, OUT_SUBSCRIBED, OUT_UNSUBSCRIBE, OUT_UNSUBSCRIBED };

@@ -10,6 +10,7 @@ extern const vn_module_t vn_mod_pep, vn_mod_pubsub;
 extern const vn_module_t vn_mod_muc;
 extern const vn_module_t vn_mod_vcard, vn_mod_vcard_update, vn_mod_private;
 extern const vn_module_t vn_mod_avatar_sync, vn_mod_bookmarks_compat;
+extern const vn_module_t vn_mod_last, vn_mod_contact_info;
 
 const vn_module_t *const vn_builtin_modules[] = {
     &vn_mod_disco, &vn_mod_ping, &vn_mod_version, &vn_mod_time,
@@ -19,5 +20,6 @@ const vn_module_t *const vn_builtin_modules[] = {
     &vn_mod_muc,
     &vn_mod_vcard, &vn_mod_vcard_update, &vn_mod_private,
     &vn_mod_avatar_sync, &vn_mod_bookmarks_compat,
+    &vn_mod_last, &vn_mod_contact_info,
     NULL,
 };

@@ -524,8 +524,12 @@ static void remove_then(roster_change_t *c)
     /* RFC 6121 §2.5.2: cancel the subscriptions in both directions. */
     if (roster_has_to(&c->before) || c->before.ask_out)
         send_presence_type(c->srv, c->owner, c->contact, "unsubscribe");
-    if (roster_has_from(&c->before))
+    if (roster_has_from(&c->before)) {
         send_presence_type(c->srv, c->owner, c->contact, "unsubscribed");
+        /* §3.2.2: cancelling the contact's subscription also sends it
+         * unavailable from each of the user's available resources. */
+        presence_unavailable_after_storage(c->srv, c->owner, c->contact);
+    }
     send_result(c, NULL, NULL);
 }
 

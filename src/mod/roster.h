@@ -81,6 +81,13 @@ void roster_change_submit(roster_change_t *c);
 void roster_item_to_xml(vn_arena_t *a, vn_xnode_t *parent, const vn_roster_item_t *it,
                         int removed);
 
+/* presence.c: unavailable presence from each available resource of owner
+ * to contact, once the contact's storage jobs submitted so far have
+ * completed (a barrier on the contact, xmpp/server.h: so after the contact
+ * has handled an unsubscribed routed just before):
+ * RFC 6121 §3.2.2 when a subscription is cancelled. */
+void presence_unavailable_after_storage(vn_server_t *srv, const char *owner, const char *contact);
+
 /* A stanza copy that owns its own arena (for continuations). */
 vn_stanza_t *stanza_clone(const vn_stanza_t *st);
 

@@ -200,6 +200,12 @@ static void resend(vn_server_t *srv, vn_session_t *s, const char *hash)
     vn_stanza_free(st);
 }
 
+static int visit_resend(vn_server_t *srv, vn_session_t *s, void *hash)
+{
+    resend(srv, s, hash);
+    return 0;
+}
+
 static void on_photo(vn_server_t *srv, const vn_photo_event_t *ev)
 {
     vn_user_t *u = vn_router_user(srv, ev->owner);
@@ -209,8 +215,7 @@ static void on_photo(vn_server_t *srv, const vn_photo_event_t *ev)
     free(ps->hash);
     ps->hash = vn_xstrdup(ev->hash);
     vn_debug("vcard-update: %s has a new photo hash '%s'", ev->owner, ev->hash);
-    for (vn_session_t *s = u->sessions; s; s = s->next_of_user)
-        resend(srv, s, ps->hash);
+    vn_router_each_session(srv, u, visit_resend, ps->hash);
 }
 
 static int init(vn_server_t *srv)

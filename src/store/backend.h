@@ -4,8 +4,8 @@
  * table). Private to src/store.
  *
  * store.c chooses the backend that [store] backend names and dispatches
- * every public call (store.h, store_profile.h, store_pubsub.h, store_muc.h)
- * through these tables, adding nothing: an entry has exactly the contract
+ * every public call (store.h, store_profile.h, store_pubsub.h, store_muc.h,
+ * store_activity.h) through these tables, adding nothing: an entry has exactly the contract
  * written in the public header for the function of the same name
  * (arguments, return codes, callbacks, ownership, durability). Every entry
  * of every table must be set.
@@ -19,6 +19,7 @@
 #define VN_STORE_BACKEND_H
 
 #include "store/store.h"
+#include "store/store_activity.h"
 #include "store/store_muc.h"
 #include "store/store_profile.h"
 #include "store/store_pubsub.h"
@@ -140,6 +141,9 @@ typedef struct vn_store_muc_ops {
                      void (*cb)(const vn_muc_room_row_t *row, void *ud), void *ud);
     int (*aff_set)(vn_store_t *st, const char *room, const char *jid, const char *affiliation,
                    const char *reason);
+    int (*nick_set)(vn_store_t *st, const char *room, const char *jid, const char *nick);
+    int (*nicks)(vn_store_t *st, const char *room,
+                 void (*cb)(const char *jid, const char *nick, void *ud), void *ud);
     int (*owned_count)(vn_store_t *st, const char *jid, int *count);
     int (*archive_append)(vn_store_t *st, const char *room, const char *id, int64_t ts_us,
                           const char *with, const char *xml, size_t len);
@@ -147,6 +151,11 @@ typedef struct vn_store_muc_ops {
                          void (*cb)(const vn_archive_item_t *it, void *ud), void *ud,
                          vn_archive_page_t *page);
 } vn_store_muc_ops_t;
+
+typedef struct vn_store_activity_ops {
+    int (*last_set)(vn_store_t *st, const char *owner, int64_t ts, const char *status);
+    int (*last_get)(vn_store_t *st, const char *owner, int64_t *ts, char **status);
+} vn_store_activity_ops_t;
 
 struct vn_store_backend {
     const char *name; /* the value of [store] backend */
@@ -166,6 +175,7 @@ struct vn_store_backend {
     const vn_store_profile_ops_t *profile;
     const vn_store_pubsub_ops_t *pubsub;
     const vn_store_muc_ops_t *muc;
+    const vn_store_activity_ops_t *activity;
 };
 
 /* The backends of this build (store/sqlite/db.c ...). */

@@ -408,6 +408,17 @@ int vn_store_muc_aff_set(vn_store_t *st, const char *room, const char *jid, cons
     return st->be->muc->aff_set(st, room, jid, affiliation, reason);
 }
 
+int vn_store_muc_nick_set(vn_store_t *st, const char *room, const char *jid, const char *nick)
+{
+    return st->be->muc->nick_set(st, room, jid, nick);
+}
+
+int vn_store_muc_nicks(vn_store_t *st, const char *room,
+                       void (*cb)(const char *jid, const char *nick, void *ud), void *ud)
+{
+    return st->be->muc->nicks(st, room, cb, ud);
+}
+
 int vn_store_muc_owned_count(vn_store_t *st, const char *jid, int *count)
 {
     return st->be->muc->owned_count(st, jid, count);
@@ -424,4 +435,16 @@ int vn_store_muc_archive_query(vn_store_t *st, const char *room, const vn_archiv
                                vn_archive_page_t *page)
 {
     return st->be->muc->archive_query(st, room, q, cb, ud, page);
+}
+
+/* ---- last activity (store_activity.h) ---- */
+
+int vn_store_last_set(vn_store_t *st, const char *owner, int64_t ts, const char *status)
+{
+    return st->be->activity->last_set(st, owner, ts, status);
+}
+
+int vn_store_last_get(vn_store_t *st, const char *owner, int64_t *ts, char **status)
+{
+    return st->be->activity->last_get(st, owner, ts, status);
 }

@@ -46,6 +46,16 @@ int vn_store_muc_room_list(vn_store_t *st, const char *service, int public_only,
 int vn_store_muc_aff_set(vn_store_t *st, const char *room, const char *jid, const char *affiliation,
                          const char *reason);
 
+/* The nick jid reserved in a stored room by registering (XEP-0045 §7.10);
+ * nick "" or NULL removes it. It lives on jid's affiliation row: set the
+ * affiliation first (an affiliation set to "none" or "outcast" drops the
+ * nick). 0, 1 when jid has no affiliation there, -1 on error (also when
+ * another JID holds the nick in that room). */
+int vn_store_muc_nick_set(vn_store_t *st, const char *room, const char *jid, const char *nick);
+/* Calls cb for each reserved nick of a room (sorted by JID). 0 or -1. */
+int vn_store_muc_nicks(vn_store_t *st, const char *room,
+                       void (*cb)(const char *jid, const char *nick, void *ud), void *ud);
+
 /* How many stored rooms have jid (a bare JID) as an owner (the room quota
  * per user). 0 or -1. */
 int vn_store_muc_owned_count(vn_store_t *st, const char *jid, int *count);

@@ -127,6 +127,7 @@ static void handle_client_stanza(vn_session_t *s, vn_xnode_t *node, vn_arena_t *
     st.origin = s;
     const char *type = vn_xnode_attr(node, "type");
     st.type = type ? type : "";
+    vn_stanza_default_lang(node, arena, s->lang); /* RFC 6120 §4.7.4 */
     vn_stanza_set_from(&st, &s->jid);
     const char *to = vn_xnode_attr(node, "to");
     if (to) {

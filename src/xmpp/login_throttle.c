@@ -357,6 +357,14 @@ static int refuses(vn_login_throttle_t *t, int tier, const char *key, uint64_t n
     const vn_login_tier_t *tr = &t->tier[tier];
     if (now < e->locked_until_ms) return 1;
     leak(tr, e, now);
+    if (e->level >= (uint32_t)tr->max_failures) return 1;
+    /* Attempts in progress count as failures for the pair (parallel
+     * guesses at one account); for an address or an account only once it
+     * has failed at all: many people behind one NAT signing in at once
+     * (after a network outage, at nine in the morning) are not guessing.
+     * An attacker's first parallel wave is bounded by
+     * [c2s] max_connections_per_address and then locks the address. */
+    if (tier != T_PAIR && e->level == 0) return 0;
     return (uint64_t)e->level + e->inflight >= (uint64_t)tr->max_failures;
 }
 

@@ -176,6 +176,12 @@ void vn_account_features_each(void (*cb)(const char *feature, void *ud), void *u
             cb(*f, ud);
 }
 
+void vn_server_info_each(vn_server_t *srv, vn_arena_t *a, vn_xnode_t *query)
+{
+    for (int i = 0; i < nactive; i++)
+        if (active[i]->server_info) active[i]->server_info(srv, a, query);
+}
+
 const char *vn_stream_features_xml(void)
 {
     return stream_features.data ? stream_features.data : "";

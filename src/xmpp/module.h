@@ -99,6 +99,10 @@ typedef struct vn_module {
     const char *const *account_features;
     /* The module's configuration keys (core/config.h), or NULL. */
     const vn_cfg_key_t *config_keys;
+    /* Adds XEP-0128 extended information (data forms of type 'result')
+     * under the <query/> of the server's disco#info (e.g. XEP-0157
+     * contact addresses); may be NULL. */
+    void (*server_info)(vn_server_t *srv, vn_arena_t *a, vn_xnode_t *query);
 } vn_module_t;
 
 /* The modules compiled in (src/mod/registry.c), NULL-terminated. */
@@ -122,6 +126,9 @@ const vn_iq_handler_t *vn_iq_find(const char *type, const char *ns, int target);
 void vn_features_each(void (*cb)(const char *feature, void *ud), void *ud);
 /* Iterates the features advertised for a local account's bare JID. */
 void vn_account_features_each(void (*cb)(const char *feature, void *ud), void *ud);
+/* Lets every module add its extended information to the server's
+ * disco#info <query/> (vn_module_t.server_info). */
+void vn_server_info_each(vn_server_t *srv, vn_arena_t *a, vn_xnode_t *query);
 /* Concatenation of every module's stream_features. */
 const char *vn_stream_features_xml(void);
 /* A per-user / per-session slot index for a module's own data. */

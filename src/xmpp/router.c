@@ -101,6 +101,29 @@ void vn_route_error(vn_server_t *srv, vn_stanza_t *st, const char *type, const c
     vn_route(srv, r);
 }
 
+void vn_router_each_session(vn_server_t *srv, vn_user_t *u, vn_session_visit_fn fn, void *ud)
+{
+    for (vn_session_t *s = u ? u->sessions : NULL, *next; s; s = next) {
+        next = s->next_of_user;
+        if (fn(srv, s, ud)) return;
+    }
+}
+
+void vn_router_deliver_to(vn_server_t *srv, vn_session_t *s, vn_stanza_t *st)
+{
+    const char *saved = vn_xnode_attr(st->node, "to");
+    vn_jid_t saved_to = st->to;
+    vn_xnode_set_attr(st->arena, st->node, "to", s->full);
+    st->to = s->jid;
+    vn_router_deliver(srv, s, st);
+    /* The session's strings are not the stanza's to keep. */
+    if (saved)
+        vn_xnode_set_attr(st->arena, st->node, "to", saved);
+    else
+        vn_xnode_set_attr(st->arena, st->node, "to", NULL);
+    st->to = saved_to;
+}
+
 int vn_router_broadcast(vn_server_t *srv, vn_user_t *u, vn_stanza_t *st, int include_negative)
 {
     int n = 0;
@@ -212,7 +235,8 @@ void vn_router_to_account(vn_server_t *srv, vn_stanza_t *st)
         if (vn_hook_run(srv, VN_HOOK_UNDELIVERABLE, st) == VN_PASS)
             vn_route_error(srv, st, "cancel", "service-unavailable", NULL);
         return;
-    default: return;
+    default:
+        return;
     }
 }
 

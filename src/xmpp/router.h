@@ -17,6 +17,18 @@ void vn_router_remove(vn_server_t *srv, vn_session_t *s);
 vn_user_t *vn_router_user(vn_server_t *srv, const char *bare);
 vn_session_t *vn_router_session(vn_server_t *srv, const vn_jid_t *full);
 
+/* ---- the door to sessions: modules reach sessions only through these ----
+ *
+ * Visits each session of an account in bind order; fn returns nonzero to
+ * stop. fn may deliver to or end the visited session (the next one is
+ * taken first). With several loops this is where sessions of other loops
+ * get a message instead of a call. */
+typedef int (*vn_session_visit_fn)(vn_server_t *srv, vn_session_t *s, void *ud);
+void vn_router_each_session(vn_server_t *srv, vn_user_t *u, vn_session_visit_fn fn, void *ud);
+/* Delivers st to s addressed to s itself: 'to' names the recipient for
+ * this delivery only (st is left as it was). */
+void vn_router_deliver_to(vn_server_t *srv, vn_session_t *s, vn_stanza_t *st);
+
 /* Routes a stanza whose 'from' is set. Applies RFC 6121 §8.5 for local
  * accounts and answers errors where the RFCs require one. */
 void vn_route(vn_server_t *srv, vn_stanza_t *st);

@@ -5,12 +5,13 @@
  * event-loop thread, except srv->store, which only the storage pool's
  * thread touches (inside vn_work_t.work callbacks).
  *
- * Towards several loop threads: sessions are already looked up only through
- * the router (vn_router_*), never by pointer from another session's code,
- * and storage/hashing already complete back into the submitting loop. A
- * multi-loop server gives each loop its own session table shard and turns
- * vn_router_deliver() for a session of another loop into a message on that
- * loop's queue; see README "How a stanza travels". */
+ * Towards several loop threads: storage and hashing already complete back
+ * into the submitting loop, and sessions are looked up through the router
+ * (vn_router_*). Some modules still walk a user's session list directly
+ * (issue 9: the router is to become the only door); a multi-loop server
+ * then gives each loop its own session table shard and turns delivery to a
+ * session of another loop into a message on that loop's queue; see README
+ * "How a stanza travels". */
 #ifndef VN_XMPP_SERVER_H
 #define VN_XMPP_SERVER_H
 

@@ -72,6 +72,7 @@ static void session_free(void *arg)
     vn_buf_free(&s->held);
     free(s->bare);
     free(s->full);
+    free(s->lang);
     if (s->prev_all)
         s->prev_all->next_all = s->next_all;
     else

@@ -4,8 +4,10 @@
  * (output), stream.c (the stream and its framing), c2s.c (negotiation,
  * binding and client stanzas).
  *
- * Negotiation runs as explicit states, each guarded by the auth timer:
- *   HEADER -> (STARTTLS) -> HEADER -> SASL -> HEADER -> BIND -> READY
+ * Negotiation runs as explicit states (vn_session_state_t), each guarded
+ * by the auth timer; every stream restart returns to HEADER:
+ *   HEADER -> FEATURES (STARTTLS, then SASL) -> HEADER -> AUTHED (bind)
+ *   -> READY
  *
  * Ownership: the server's listener creates a session; vn_session_close()
  * starts its end, and the session frees itself from a deferred call once
@@ -63,6 +65,7 @@ struct vn_session {
     vn_jid_t jid; /* bound full JID (malloc'd parts); local NULL before auth */
     char *bare;   /* "local@domain" after auth */
     char *full;   /* full JID string after bind */
+    char *lang;   /* xml:lang of the client's last stream header, or NULL */
     vn_user_t *user;
     vn_session_t *next_of_user;
     vn_session_t *next_all, *prev_all;

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "core/mem.h"
+
 vn_stanza_kind_t vn_stanza_kind_of(const vn_xnode_t *n)
 {
     /* RFC 6120 §4.8.3: the same stanzas in jabber:client (c2s) and
@@ -88,6 +90,32 @@ vn_stanza_t *vn_stanza_new(const char *name)
     st->kind = vn_stanza_kind_of(st->node);
     st->type = "";
     return st;
+}
+
+char *vn_stream_lang(const vn_xattr_t *attrs)
+{
+    static const char tag_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                    "0123456789-";
+    for (const vn_xattr_t *a = attrs; a; a = a->next) {
+        if (!a->ns || strcmp(a->ns, VN_NS_XML) != 0 || strcmp(a->name, "lang") != 0) continue;
+        size_t n = strlen(a->value);
+        if (n == 0 || n > 35 || strspn(a->value, tag_chars) != n) return NULL;
+        return vn_xstrdup(a->value);
+    }
+    return NULL;
+}
+
+void vn_stanza_default_lang(vn_xnode_t *node, vn_arena_t *arena, const char *lang)
+{
+    if (!lang) return;
+    for (const vn_xattr_t *a = node->attrs; a; a = a->next)
+        if (a->ns && !strcmp(a->ns, VN_NS_XML) && !strcmp(a->name, "lang")) return;
+    vn_xattr_t *at = vn_arena_zalloc(arena, sizeof(*at));
+    at->ns = VN_NS_XML;
+    at->name = "lang";
+    at->value = vn_arena_strdup(arena, lang);
+    at->next = node->attrs;
+    node->attrs = at;
 }
 
 void vn_stanza_free(vn_stanza_t *st)

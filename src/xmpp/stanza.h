@@ -53,4 +53,13 @@ vn_stanza_t *vn_stanza_error_reply(const vn_stanza_t *st, const char *error_type
 vn_stanza_t *vn_stanza_new(const char *name);
 void vn_stanza_free(vn_stanza_t *st);
 
+/* RFC 6120 §4.7.4: the xml:lang of a stream header (malloc'd), or NULL
+ * when it has none or it does not look like a language tag (RFC 5646
+ * characters, at most 35 of them, the length every implementation must
+ * handle). */
+char *vn_stream_lang(const vn_xattr_t *header_attrs);
+/* Gives a stanza from a stream the stream's language (copied into arena)
+ * when it has no xml:lang of its own; lang NULL does nothing. */
+void vn_stanza_default_lang(vn_xnode_t *node, vn_arena_t *arena, const char *lang);
+
 #endif

@@ -77,6 +77,8 @@ void vn_stream_on_open(void *ud, const char *ns, const char *name, const char *d
             version = a->value;
     }
     vn_stream_new_id(s);
+    free(s->lang); /* RFC 6120 §4.7.4: the default language of what follows */
+    s->lang = vn_stream_lang(attrs);
     /* RFC 6120 §4.7.1: a 'from' we echo back as 'to' only when it is a JID. */
     vn_jid_t fj;
     vn_arena_t *tmp = vn_arena_new(512);

@@ -278,6 +278,31 @@ async def test_parallel_connections_cannot_overshoot(ctx):
     await by.check()
 
 
+NAT_USERS = 60
+
+
+@options(timeout=60)
+async def test_many_people_behind_one_address_sign_in_at_once(ctx):
+    """An office behind one NAT after an outage: 60 accounts (twice the
+    per-address failure limit) sign in at the same moment from one address.
+    Attempts in progress are not failures: every one succeeds."""
+    srv = ctx.new_server({"auth": LIMITS},
+                         accounts={"nat%d@localhost" % i: "nat-pass-%d" % i for i in range(NAT_USERS)})
+
+    async def one(i):
+        r = await ctx.raw(local_addr="127.0.0.9", server=srv, label="raw[nat%d]" % i)
+        await r.secure()
+        try:
+            await r.auth_scram("nat%d" % i, "nat-pass-%d" % i, "SCRAM-SHA-256")
+            return "success"
+        except AuthFailed as e:
+            return e.condition
+    results = await asyncio.gather(*[one(i) for i in range(NAT_USERS)])
+    bad = [(i, r) for i, r in enumerate(results) if r != "success"]
+    check(not bad, "%d of %d simultaneous sign-ins from one address failed: %r"
+          % (len(bad), NAT_USERS, bad[:5]))
+
+
 # --- memory and log bounds ---------------------------------------------------------------
 
 def _throttle_stats(text):

@@ -252,7 +252,7 @@ async def test_stalled_reader_ends_and_resumes_without_loss(ctx):
     got = []
     deadline = time.monotonic() + 30
     while len(got) < N and time.monotonic() < deadline:
-        el = await n.element(timeout=10, what="message %d" % len(got))
+        el = await n.element(timeout=20, what="message %d" % len(got))
         if el.tag == q("r", NS_SM):
             n.send("<a xmlns='%s' h='%d'/>" % (NS_SM, len(got)))
         got += bodies([el])

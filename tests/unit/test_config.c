@@ -43,7 +43,8 @@ static int same_value(const vn_config_t *a, const vn_config_t *b, const vn_cfg_k
         return *(const uint32_t *)pa == *(const uint32_t *)pb;
     case VN_CFG_U64:
         return *(const uint64_t *)pa == *(const uint64_t *)pb;
-    case VN_CFG_STR: {
+    case VN_CFG_STR:
+    case VN_CFG_URIS: {
         const char *sa = *(char *const *)pa, *sb = *(char *const *)pb;
         return (!sa && !sb) || (sa && sb && !strcmp(sa, sb));
     }

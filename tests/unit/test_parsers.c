@@ -57,6 +57,63 @@ static void test_muc_history_huge_seconds(void **state)
     muc_svc = NULL;
 }
 
+static const char *apply_room_form(muc_room_t *r, vn_arena_t *a, muc_config_t *c,
+                                   const char *fields)
+{
+    char xml[1024];
+    snprintf(xml, sizeof(xml), "<x xmlns='jabber:x:data' type='submit'>%s</x>", fields);
+    return muc_form_apply(r, a, parse(a, xml), c);
+}
+
+#define F_SECRET(v) "<field var='muc#roomconfig_roomsecret'><value>" v "</value></field>"
+#define F_PROT(v) "<field var='muc#roomconfig_passwordprotectedroom'><value>" v "</value></field>"
+
+/* A room is password-protected exactly when it has a password: an owner
+ * who sets roomsecret and leaves passwordprotectedroom as the form showed
+ * it (0) believed the room protected while anyone could enter. */
+static void test_muc_roomsecret_rule(void **state)
+{
+    (void)state;
+    vn_server_t srv;
+    memset(&srv, 0, sizeof(srv));
+    srv.cfg.muc_max_occupants = 100;
+    srv.cfg.muc_max_history = 10;
+    muc_service_t svc = {.srv = &srv, .rooms = vn_map_new(), .created = vn_map_new()};
+    muc_svc = &svc;
+    muc_room_t *r = muc_room_new("r@conference.example.org");
+    vn_arena_t *a = vn_arena_new(512);
+    muc_config_t *c = &r->cfg;
+    /* only a secret: protected */
+    assert_null(apply_room_form(r, a, c, F_SECRET("s3cret")));
+    assert_int_equal(c->password_protected, 1);
+    assert_string_equal(c->secret, "s3cret");
+    /* the whole form back unchanged keeps it */
+    assert_null(apply_room_form(r, a, c, F_PROT("1") F_SECRET("s3cret")));
+    assert_int_equal(c->password_protected, 1);
+    /* the flag off (secret as shown): unprotected, no password kept */
+    assert_null(apply_room_form(r, a, c, F_PROT("0") F_SECRET("s3cret")));
+    assert_int_equal(c->password_protected, 0);
+    assert_string_equal(c->secret, "");
+    /* a new secret with the flag still 0: protected */
+    assert_null(apply_room_form(r, a, c, F_PROT("0") F_SECRET("n3w")));
+    assert_int_equal(c->password_protected, 1);
+    assert_string_equal(c->secret, "n3w");
+    /* removing the password alone turns protection off */
+    assert_null(apply_room_form(r, a, c, F_SECRET("")));
+    assert_int_equal(c->password_protected, 0);
+    /* the flag on without a password is refused */
+    assert_non_null(apply_room_form(r, a, c, F_PROT("1")));
+    muc_config_t fresh;
+    muc_config_defaults(&fresh);
+    assert_non_null(apply_room_form(r, a, &fresh, F_PROT("1") F_SECRET("")));
+    muc_config_free(&fresh);
+    vn_arena_free(a);
+    muc_room_remove(r);
+    vn_map_free(svc.rooms);
+    vn_map_free(svc.created);
+    muc_svc = NULL;
+}
+
 /* XEP-0004 §3.2: a repeated var made publish-options configure a node
  * they then never matched (every later publish failed its precondition). */
 static void test_pubsub_form_duplicate_var(void **state)
@@ -105,6 +162,51 @@ static void test_pubsub_form_roster_groups(void **state)
     const char *bad = NULL;
     assert_int_equal(ps_config_apply(&back, &f, 1, 256, &bad), 0);
     assert_string_equal(back.roster_groups, c.roster_groups);
+    vn_arena_free(a);
+}
+
+/* XEP-0004: a configuration form with fields the server does not know is
+ * applied (the known ones); pubsub#notification_type and pubsub#itemreply
+ * are known, and a bad value of a known field still refuses the whole
+ * form. Stored and read back. */
+static void test_pubsub_form_unknown_and_new_fields(void **state)
+{
+    (void)state;
+    vn_arena_t *a = vn_arena_new(512);
+    ps_form_t f;
+    vn_xnode_t *cf = parse(a, "<configure xmlns='http://jabber.org/protocol/pubsub#owner'>"
+                              "<x xmlns='jabber:x:data' type='submit'>"
+                              "<field var='pubsub#title'><value>News</value></field>"
+                              "<field var='pubsub#notification_type'><value>normal</value></field>"
+                              "<field var='pubsub#itemreply'><value>publisher</value></field>"
+                              "<field var='pubsub#x-unknown'><value>?</value></field>"
+                              "</x></configure>");
+    assert_int_equal(ps_form_read(a, cf, &f), 0);
+    ps_config_t c;
+    ps_config_default(&c, 0);
+    assert_int_equal(c.notification_type, PS_NOTIFY_HEADLINE);
+    const char *bad = NULL;
+    assert_int_equal(ps_config_apply(&c, &f, 0, 256, &bad), 0);
+    assert_string_equal(c.title, "News");
+    assert_int_equal(c.notification_type, PS_NOTIFY_NORMAL);
+    assert_int_equal(c.itemreply, PS_ITEMREPLY_PUBLISHER);
+    vn_buf_t text = VN_BUF_INIT;
+    ps_config_serialize(&c, &text);
+    ps_config_t back;
+    ps_config_default(&back, 0);
+    ps_config_parse(&back, text.data);
+    vn_buf_free(&text);
+    assert_int_equal(back.notification_type, PS_NOTIFY_NORMAL);
+    assert_int_equal(back.itemreply, PS_ITEMREPLY_PUBLISHER);
+    cf = parse(a, "<configure xmlns='http://jabber.org/protocol/pubsub#owner'>"
+                  "<x xmlns='jabber:x:data' type='submit'>"
+                  "<field var='pubsub#title'><value>Other</value></field>"
+                  "<field var='pubsub#notification_type'><value>loud</value></field>"
+                  "</x></configure>");
+    assert_int_equal(ps_form_read(a, cf, &f), 0);
+    assert_int_equal(ps_config_apply(&c, &f, 0, 256, &bad), -1);
+    assert_string_equal(bad, "pubsub#notification_type");
+    assert_string_equal(c.title, "News");
     vn_arena_free(a);
 }
 
@@ -169,8 +271,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_muc_history_huge_seconds),
+        cmocka_unit_test(test_muc_roomsecret_rule),
         cmocka_unit_test(test_pubsub_form_duplicate_var),
         cmocka_unit_test(test_pubsub_form_roster_groups),
+        cmocka_unit_test(test_pubsub_form_unknown_and_new_fields),
         cmocka_unit_test(test_caps_ver),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

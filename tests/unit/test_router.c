@@ -434,6 +434,38 @@ static void test_stanza_iq_result(void **state)
     parsed_free(&p);
 }
 
+/* RFC 6120 §4.7.4: the stream's xml:lang becomes a stanza's when it has
+ * none; what does not look like a language tag is not kept. */
+static void test_stream_lang(void **state)
+{
+    (void)state;
+    vn_xattr_t ver = {NULL, "version", "1.0", NULL};
+    vn_xattr_t lang = {VN_NS_XML, "lang", "ru-RU", &ver};
+    char *l = vn_stream_lang(&lang);
+    assert_non_null(l);
+    assert_string_equal(l, "ru-RU");
+    assert_null(vn_stream_lang(&ver));
+    vn_xattr_t bad = {VN_NS_XML, "lang", "en' evil='1", NULL};
+    assert_null(vn_stream_lang(&bad));
+    vn_xattr_t empty = {VN_NS_XML, "lang", "", NULL};
+    assert_null(vn_stream_lang(&empty));
+    vn_xattr_t nons = {NULL, "lang", "de", NULL}; /* not the XML namespace */
+    assert_null(vn_stream_lang(&nons));
+    parsed_t p = {0};
+    const char *in = "<message to='a@example.org' id='1'><body>x</body></message>"
+                     "<message to='a@example.org' id='2' xml:lang='de'><body>y</body></message>";
+    parse_into(&p, in, strlen(in));
+    vn_stanza_default_lang(p.st[0], p.arena, l);
+    vn_stanza_default_lang(p.st[1], p.arena, l);
+    vn_stanza_default_lang(p.st[1], p.arena, NULL);
+    free(l);
+    assert_serializes(p.st[0], "<message xml:lang='ru-RU' to='a@example.org' id='1'>"
+                               "<body>x</body></message>");
+    assert_serializes(p.st[1], "<message to='a@example.org' id='2' xml:lang='de'>"
+                               "<body>y</body></message>");
+    parsed_free(&p);
+}
+
 /* ---- router ---- */
 
 #define DOMAIN "example.org"
@@ -890,6 +922,7 @@ int main(void)
         cmocka_unit_test(test_buf),
         cmocka_unit_test(test_stanza_error_reply),
         cmocka_unit_test(test_stanza_iq_result),
+        cmocka_unit_test(test_stream_lang),
         cmocka_unit_test_setup_teardown(test_route_bare_highest_priority, router_setup,
                                         router_teardown),
         cmocka_unit_test_setup_teardown(test_route_negative_priority, router_setup,

@@ -104,6 +104,57 @@ static void test_room_roundtrip(void **state)
     assert_int_equal(l.is_public, 0);
 }
 
+static void on_nick(const char *jid, const char *nick, void *ud)
+{
+    loaded_t *l = ud;
+    if (l->naffs < 8) snprintf(l->affs[l->naffs++], 128, "%s=%s", jid, nick);
+}
+
+/* XEP-0045 §7.10: a reserved nick lives on its JID's affiliation row, is
+ * unique in a room, and goes with the affiliation (none, outcast). */
+static void test_reserved_nicks(void **state)
+{
+    fx_t *fx = *state;
+    const char *r = "r@conference.example";
+    put_room(fx->st, r, 1, "");
+    /* no affiliation, nothing to put it on */
+    assert_int_equal(vn_store_muc_nick_set(fx->st, r, "a@x", "Ann"), 1);
+    assert_int_equal(vn_store_muc_aff_set(fx->st, r, "a@x", "member", ""), 0);
+    assert_int_equal(vn_store_muc_aff_set(fx->st, r, "b@x", "admin", ""), 0);
+    assert_int_equal(vn_store_muc_aff_set(fx->st, r, "c@x", "member", ""), 0);
+    assert_int_equal(vn_store_muc_nick_set(fx->st, r, "a@x", "Ann"), 0);
+    assert_int_equal(vn_store_muc_nick_set(fx->st, r, "b@x", "Бор"), 0);
+    assert_int_equal(vn_store_muc_nick_set(fx->st, r, "c@x", "Ann"), -1); /* taken */
+    /* the same nick in another room is another reservation */
+    put_room(fx->st, "s@conference.example", 1, "");
+    assert_int_equal(vn_store_muc_aff_set(fx->st, "s@conference.example", "c@x", "member", ""), 0);
+    assert_int_equal(vn_store_muc_nick_set(fx->st, "s@conference.example", "c@x", "Ann"), 0);
+    /* an affiliation change keeps the nick, except to outcast */
+    assert_int_equal(vn_store_muc_aff_set(fx->st, r, "a@x", "admin", ""), 0);
+    fx_reopen(fx);
+    loaded_t l = {0};
+    assert_int_equal(vn_store_muc_nicks(fx->st, r, on_nick, &l), 0);
+    assert_int_equal(l.naffs, 2);
+    assert_string_equal(l.affs[0], "a@x=Ann");
+    assert_string_equal(l.affs[1], "b@x=Бор");
+    assert_int_equal(vn_store_muc_aff_set(fx->st, r, "a@x", "outcast", "bye"), 0);
+    assert_int_equal(vn_store_muc_aff_set(fx->st, r, "b@x", "none", ""), 0);
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(vn_store_muc_nicks(fx->st, r, on_nick, &l), 0);
+    assert_int_equal(l.naffs, 0);
+    /* freed: another member may take it; "" gives it up */
+    assert_int_equal(vn_store_muc_nick_set(fx->st, r, "c@x", "Ann"), 0);
+    assert_int_equal(vn_store_muc_nick_set(fx->st, r, "c@x", ""), 0);
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(vn_store_muc_nicks(fx->st, r, on_nick, &l), 0);
+    assert_int_equal(l.naffs, 0);
+    /* deleting the room deletes its reservations */
+    assert_int_equal(vn_store_muc_room_delete(fx->st, "s@conference.example"), 0);
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(vn_store_muc_nicks(fx->st, "s@conference.example", on_nick, &l), 0);
+    assert_int_equal(l.naffs, 0);
+}
+
 static void count_room(const vn_muc_room_row_t *row, void *ud)
 {
     (void)row;
@@ -253,6 +304,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_room_list_and_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_account_deletion_drops_affiliations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_room_archive_paging, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reserved_nicks, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

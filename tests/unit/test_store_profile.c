@@ -1,6 +1,7 @@
 /* Unit tests for the profile storage (src/store/store_profile.c):
  * vcard-temp rows with their photo hash, private XML per namespace, the
- * entry quota, cascade deletion with the account, reopening. */
+ * entry quota, cascade deletion with the account, reopening; and the
+ * account's last activity (src/store/store_activity.c, XEP-0012). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -18,6 +19,7 @@
 
 #include "core/log.h"
 #include "store/store.h"
+#include "store/store_activity.h"
 #include "store/store_profile.h"
 #include "store_fixture.h"
 
@@ -151,6 +153,31 @@ static void test_cascade_and_reopen(void **state)
     free(xml);
 }
 
+static void test_last_activity(void **state)
+{
+    fx_t *fx = *state;
+    int64_t ts;
+    char *status;
+    assert_int_equal(vn_store_last_get(fx->st, "alice@localhost", &ts, &status),
+                     VN_STORE_NOT_FOUND);
+    assert_null(status);
+    assert_int_equal(vn_store_last_set(fx->st, "alice@localhost", 1000, "Ушла"), 0);
+    assert_int_equal(vn_store_last_set(fx->st, "alice@localhost", 2000, NULL), 0); /* replaced */
+    assert_int_equal(vn_store_last_set(fx->st, "боб@испытание.рф", 1500, "away"), 0);
+    assert_int_equal(vn_store_last_set(fx->st, "ghost@localhost", 1, ""), -1); /* no account */
+    fx_reopen(fx);
+    assert_int_equal(vn_store_last_get(fx->st, "alice@localhost", &ts, &status), VN_STORE_OK);
+    assert_int_equal(ts, 2000);
+    assert_string_equal(status, "");
+    free(status);
+    assert_int_equal(vn_store_last_get(fx->st, "боб@испытание.рф", &ts, &status), VN_STORE_OK);
+    assert_string_equal(status, "away");
+    free(status);
+    assert_int_equal(vn_store_account_delete(fx->st, "alice@localhost"), 0);
+    assert_int_equal(vn_store_last_get(fx->st, "alice@localhost", &ts, &status),
+                     VN_STORE_NOT_FOUND);
+}
+
 int main(void)
 {
     vn_log_set_level(VN_LOG_ERROR);
@@ -161,6 +188,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_private_per_namespace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_private_quota, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cascade_and_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_last_activity, setup, teardown),
     };
     return cmocka_run_group_tests_name("store_profile", tests, NULL, NULL);
 }

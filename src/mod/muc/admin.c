@@ -121,10 +121,22 @@ static void apply(muc_room_t *r, change_t *c, const char *actor)
     }
 }
 
+void muc_aff_change(muc_room_t *r, const char *bare, muc_aff_t aff, const char *reason,
+                    const char *actor)
+{
+    change_t c;
+    memset(&c, 0, sizeof(c));
+    c.aff = aff;
+    c.jid = (char *)bare;
+    c.reason = reason;
+    apply(r, &c, actor);
+}
+
 typedef struct list_ctx {
     vn_arena_t *a;
     vn_xnode_t *q;
     muc_aff_t aff;
+    const muc_room_t *r;
 } list_ctx_t;
 
 static void list_aff_cb(const char *key, void *value, void *ud)
@@ -134,6 +146,9 @@ static void list_aff_cb(const char *key, void *value, void *ud)
     vn_xnode_t *it = vn_xnode_add(l->a, l->q, NS_MUC_ADMIN, "item");
     vn_xnode_set_attr(l->a, it, "affiliation", muc_aff_name(l->aff));
     vn_xnode_set_attr(l->a, it, "jid", vn_arena_strdup(l->a, key));
+    /* §9.5: the nick the member reserved (§7.10). */
+    const char *nick = muc_reg_nick(l->r, key);
+    if (nick) vn_xnode_set_attr(l->a, it, "nick", vn_arena_strdup(l->a, nick));
 }
 
 static void get_list(muc_room_t *r, vn_stanza_t *st, const vn_xnode_t *item, muc_aff_t my_aff,
@@ -156,7 +171,7 @@ static void get_list(muc_room_t *r, vn_stanza_t *st, const vn_xnode_t *item, muc
             muc_error(st, "auth", "forbidden", NULL);
             return;
         }
-        list_ctx_t l = {a, q, want};
+        list_ctx_t l = {a, q, want, r};
         vn_map_each(r->affs, list_aff_cb, &l);
     } else if (role) {
         muc_role_t want;

@@ -144,6 +144,8 @@ static void set_text(char **dst, const char *v)
 const char *muc_form_apply(muc_room_t *r, vn_arena_t *a, const vn_xnode_t *x, muc_config_t *c)
 {
     const vn_config_t *g = &r->svc->srv->cfg;
+    const char *old_secret = vn_arena_strdup(a, c->secret);
+    int flag_given = -1; /* muc#roomconfig_passwordprotectedroom in this form */
     for (const vn_xnode_t *f = x->children; f; f = f->next) {
         if (!f->name || !f->ns || strcmp(f->ns, NS_DATA) || strcmp(f->name, "field")) continue;
         const char *var = vn_xnode_attr(f, "var");
@@ -220,8 +222,22 @@ const char *muc_form_apply(muc_room_t *r, vn_arena_t *a, const vn_xnode_t *x, mu
             if (i == sizeof(bools) / sizeof(bools[0])) continue; /* unknown: ignored */
             if (parse_bool(v, &iv) < 0) return "not a boolean";
             *(int *)((char *)c + bools[i].off) = iv;
+            if (bools[i].off == offsetof(muc_config_t, password_protected)) flag_given = iv;
         }
     }
+    /* The password (roomsecret) and the protection flag are two fields of
+     * §10.2's form; an owner who types a password and leaves the flag as
+     * the form showed it believes the room protected. So a room is
+     * password-protected exactly when it has a password: a new password
+     * turns protection on, removing it (without setting the flag) turns
+     * it off, and a room left unprotected keeps no password. Only the
+     * flag set on explicitly without a password is refused. */
+    int changed = strcmp(c->secret, old_secret) != 0;
+    if (changed && c->secret[0])
+        c->password_protected = 1;
+    else if (changed && flag_given != 1)
+        c->password_protected = 0;
+    if (!c->password_protected && c->secret[0]) set_text(&c->secret, "");
     if (c->password_protected && !c->secret[0]) return "a password-protected room needs a password";
     return NULL;
 }

@@ -39,12 +39,17 @@ static void groupchat(muc_room_t *r, muc_occ_t *o, vn_stanza_t *st)
 {
     vn_xnode_t *subject = vn_xnode_child(st->node, VN_NS_CLIENT, "subject");
     vn_xnode_t *body = vn_xnode_child(st->node, VN_NS_CLIENT, "body");
+    vn_xnode_t *thread = vn_xnode_child(st->node, VN_NS_CLIENT, "thread");
     if (o->role < ROLE_PARTICIPANT) { /* §7.4: visitors have no voice */
         muc_error(st, "auth", "forbidden", "you have no voice in this room");
         return;
     }
     char *subj = NULL;
-    if (subject && !body) { /* §8.1 */
+    /* §8.1: only a subject without a body and without a thread changes the
+     * subject; with either it is an ordinary message that happens to carry
+     * a subject line (extension elements such as XEP-0359 origin-id do not
+     * count: clients add them to subject changes too). */
+    if (subject && !body && !thread) {
         if (o->role != ROLE_MODERATOR && !r->cfg.change_subject) {
             muc_error(st, "auth", "forbidden", "you may not change the subject");
             return;

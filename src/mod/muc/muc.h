@@ -9,6 +9,7 @@
  *   config_form.c  muc#owner: the room configuration form, destruction (§10)
  *   admin.c        muc#admin: roles and affiliations (§8, §9)
  *   archive.c      XEP-0313 on the room JID (shares mod/mam_query.c)
+ *   register.c     nick registration (§7.10), x-roomuser-item (§7.2.4)
  *
  * Threading: everything here runs on the loop thread; storage goes through
  * storage jobs (store/store_muc.h); those that write or load a room are
@@ -95,6 +96,9 @@ typedef struct muc_occ {
     /* The others were told this occupant is present (its role is broadcast,
      * muc#roomconfig_presencebroadcast); shared by its sessions. */
     unsigned shown : 1;
+    /* Leaving by its own unavailable presence (§7.14): the payload kept
+     * below is that presence's (the exit status), passed on. */
+    unsigned leaving : 1;
     vn_arena_t *pres;    /* arena of the presence payload below */
     vn_xnode_t *payload; /* a <presence/> holding show/status/caps..., no muc x */
 } muc_occ_t;
@@ -131,7 +135,11 @@ struct muc_room {
     int refs;
     muc_pending_t *pending; /* stanzas that arrived while loading, in order */
     int npending;
-    vn_map_t *affs;           /* bare JID -> (intptr_t)muc_aff_t, never AFF_NONE */
+    vn_map_t *affs; /* bare JID -> (intptr_t)muc_aff_t, never AFF_NONE */
+    /* Nicks reserved by registering (§7.10), both ways (malloc'd strings);
+     * NULL until the first one. Only affiliated JIDs hold one. */
+    vn_map_t *reg_nick;       /* bare JID -> nick */
+    vn_map_t *reg_jid;        /* nick -> bare JID */
     vn_map_t *by_nick;        /* nick -> muc_occ_t* */
     vn_map_t *by_jid;         /* real full JID -> muc_occ_t* */
     muc_occ_t **occ;          /* slots; NULL where an occupant left */
@@ -279,6 +287,31 @@ void muc_room_destroy(muc_room_t *r, const char *alt, const char *reason);
 
 /* ---- admin.c ---- */
 void muc_on_admin_iq(muc_room_t *r, vn_stanza_t *st);
+
+/* ---- register.c ---- */
+#define NS_REGISTER "jabber:iq:register"
+/* jabber:iq:register to the room (§7.10): the form, registering, <remove/>. */
+void muc_on_register_iq(muc_room_t *r, vn_stanza_t *st);
+/* disco#info with node='x-roomuser-item' (§7.2.4): the asker's reserved nick. */
+void muc_roomuser_item(muc_room_t *r, vn_stanza_t *st);
+/* The nick bare reserved, or NULL. */
+const char *muc_reg_nick(const muc_room_t *r, const char *bare);
+/* The bare JID that reserved nick, or NULL. */
+const char *muc_reg_holder(const muc_room_t *r, const char *nick);
+/* Sets (nick NULL: drops) bare's reservation in memory only (room loading;
+ * an affiliation that went away). */
+void muc_reg_put(muc_room_t *r, const char *bare, const char *nick);
+/* Writes every reservation to storage (a room stored for the first time,
+ * after its affiliations). */
+void muc_reg_store_all(muc_room_t *r);
+void muc_reg_free(muc_room_t *r);
+
+/* ---- admin.c ---- */
+/* Sets bare's affiliation with the effects on its occupants that a
+ * muc#admin change has (§9: removal from a members-only room, role and
+ * presence updates). */
+void muc_aff_change(muc_room_t *r, const char *bare, muc_aff_t aff, const char *reason,
+                    const char *actor);
 
 /* ---- archive.c ---- */
 void muc_archive_append(muc_room_t *r, const char *id, int64_t ts_us, const char *with,

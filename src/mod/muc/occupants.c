@@ -72,7 +72,8 @@ vn_stanza_t *muc_presence_of(muc_occ_t *o, int with_jid, const char *type, const
     if (type) {
         vn_xnode_set_attr(a, st->node, "type", type);
         st->type = type;
-    } else if (o->payload) {
+    }
+    if (o->payload && (!type || o->leaving)) {
         for (vn_xnode_t *c = o->payload->children; c; c = c->next)
             vn_xnode_append(st->node, vn_xnode_copy(a, c));
     }
@@ -332,6 +333,12 @@ static void join(muc_room_t *r, vn_stanza_t *st, const char *nick)
         muc_error(st, "cancel", "conflict", "that nickname is in use");
         return;
     }
+    /* §7.2.9: a nick another user reserved (§7.10) is theirs. */
+    const char *holder = muc_reg_holder(r, nick);
+    if (holder && strcmp(holder, bare) != 0) {
+        muc_error(st, "cancel", "conflict", "that nickname is reserved");
+        return;
+    }
     if (r->cfg.password_protected && aff < AFF_ADMIN) { /* §7.2.5 */
         const vn_xnode_t *pw = mx ? vn_xnode_child(mx, NS_MUC, "password") : NULL;
         char *given = pw ? vn_xnode_text(st->arena, pw) : NULL;
@@ -408,10 +415,10 @@ static void join(muc_room_t *r, vn_stanza_t *st, const char *nick)
     if (creating) codes[n++] = 201;
     codes[n++] = 110;
     muc_send_to(o, muc_presence_of(o, 1, NULL, codes, n, NULL, NULL, NULL));
-    if (!creating) {
-        muc_hist_send(r, o, mx ? vn_xnode_child(mx, NS_MUC, "history") : NULL);
-        send_subject(r, o);
-    }
+    if (!creating) muc_hist_send(r, o, mx ? vn_xnode_child(mx, NS_MUC, "history") : NULL);
+    /* §7.2.15: every new occupant, the creator of a new room too, gets the
+     * subject (empty here); clients take it as the end of the join. */
+    send_subject(r, o);
 }
 
 /* §7.6: a nickname change, as unavailable (303) then available. */
@@ -422,8 +429,9 @@ static void change_nick(muc_occ_t *o, vn_stanza_t *st, const char *nick)
         muc_error(st, "modify", "not-acceptable", "nickname too long");
         return;
     }
-    if (vn_map_get(r->by_nick, nick)) {
-        muc_error(st, "cancel", "conflict", "that nickname is in use");
+    const char *holder = muc_reg_holder(r, nick);
+    if (vn_map_get(r->by_nick, nick) || (holder && strcmp(holder, o->bare) != 0)) {
+        muc_error(st, "cancel", "conflict", "that nickname is in use or reserved");
         return;
     }
     /* With several sessions the occupant changes its nick as a whole. */
@@ -455,7 +463,11 @@ void muc_on_presence(muc_room_t *r, vn_stanza_t *st)
         return;
     }
     if (!strcmp(st->type, "unavailable")) {
-        if (o) muc_occ_leave(o, NULL, 0); /* §7.14 */
+        if (o) { /* §7.14, with the occupant's exit status for the others */
+            keep_payload(o, st);
+            o->leaving = 1;
+            muc_occ_leave(o, NULL, 0);
+        }
         muc_room_maybe_gone(r);
         return;
     }

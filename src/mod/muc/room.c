@@ -122,6 +122,7 @@ static void room_free(muc_room_t *r)
     free(r->pending);
     free(r->quota_for);
     vn_map_free(r->affs);
+    muc_reg_free(r);
     vn_map_free(r->by_nick);
     vn_map_free(r->by_jid);
     muc_hist_free(r);
@@ -201,6 +202,9 @@ void muc_aff_put(muc_room_t *r, const char *bare, muc_aff_t a, const char *reaso
         vn_map_del(r->affs, bare);
     else
         vn_map_put(r->affs, bare, (void *)(intptr_t)a);
+    /* A reserved nick (§7.10) goes with the affiliation (storage drops it
+     * with the row, or on the change to outcast). */
+    if (a <= AFF_NONE) muc_reg_put(r, bare, NULL);
     if (r->stored) aff_store(r, bare, a, reason);
 }
 
@@ -397,6 +401,7 @@ void muc_room_save(muc_room_t *r)
     j->config = muc_config_text(&r->cfg);
     j->subject = vn_xstrdup(r->subject ? r->subject : "");
     j->subject_by = vn_xstrdup(r->subject_by ? r->subject_by : "");
+    int first = !r->stored;
     if (!r->stored) {
         size_t n = vn_map_size(r->affs);
         j->aff_jid = vn_xcalloc(n + 1, sizeof(char *));
@@ -406,6 +411,9 @@ void muc_room_save(muc_room_t *r)
         muc_room_quota_sync(r);
     }
     vn_store_submit_ordered(r->svc->srv, j->jid, &j->work, save_work, save_done);
+    /* Reserved nicks live on the affiliation rows just written (ordered
+     * after them under the room's JID). */
+    if (first) muc_reg_store_all(r);
 }
 
 typedef struct del_job {
@@ -562,8 +570,9 @@ typedef struct load_job {
     char *jid;
     int rc, hist_max;
     char *config, *subject, *subject_by;
-    vn_buf_t affs; /* "jid\0aff\0" pairs */
-    vn_buf_t hist; /* [int64 ts][uint32 len][xml] */
+    vn_buf_t affs;  /* "jid\0aff\0" pairs */
+    vn_buf_t nicks; /* "jid\0nick\0" pairs (§7.10) */
+    vn_buf_t hist;  /* [int64 ts][uint32 len][xml] */
 } load_job_t;
 
 static void load_room_cb(const vn_muc_room_row_t *row, void *ud)
@@ -582,6 +591,13 @@ static void load_aff_cb(const char *jid, const char *aff, const char *reason, vo
     vn_buf_append(&j->affs, aff, strlen(aff) + 1);
 }
 
+static void load_nick_cb(const char *jid, const char *nick, void *ud)
+{
+    load_job_t *j = ud;
+    vn_buf_append(&j->nicks, jid, strlen(jid) + 1);
+    vn_buf_append(&j->nicks, nick, strlen(nick) + 1);
+}
+
 static void load_hist_cb(const vn_archive_item_t *it, void *ud)
 {
     load_job_t *j = ud;
@@ -598,6 +614,7 @@ static void load_reset(load_job_t *j)
     free(j->subject_by);
     j->config = j->subject = j->subject_by = NULL;
     vn_buf_free(&j->affs);
+    vn_buf_free(&j->nicks);
     vn_buf_free(&j->hist);
 }
 
@@ -607,6 +624,7 @@ static void load_work(vn_work_t *w)
     vn_store_t *st = vn_store_of(w);
     load_reset(j);
     j->rc = vn_store_muc_room_load(st, j->jid, load_room_cb, load_aff_cb, j);
+    if (j->rc == 0 && vn_store_muc_nicks(st, j->jid, load_nick_cb, j) != 0) j->rc = -1;
     if (j->rc != 0 || j->hist_max <= 0) return;
     /* History on join comes from the archive's last page (§7.2.15). */
     vn_archive_query_t q = {.last_page = 1, .max = j->hist_max};
@@ -638,6 +656,13 @@ static void load_done(vn_work_t *w)
             muc_aff_t a;
             if (muc_aff_parse(aff, &a) == 0 && a != AFF_NONE)
                 vn_map_put(r->affs, jid, (void *)(intptr_t)a);
+        }
+        for (size_t off = 0; off < j->nicks.len;) {
+            const char *jid = j->nicks.data + off;
+            off += strlen(jid) + 1;
+            const char *nick = j->nicks.data + off;
+            off += strlen(nick) + 1;
+            if (muc_aff_of(r, jid) > AFF_NONE) muc_reg_put(r, jid, nick);
         }
         muc_hist_resize(r, r->cfg.history_length);
         for (size_t off = 0; off + 12 <= j->hist.len;) {

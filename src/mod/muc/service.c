@@ -159,6 +159,7 @@ static void room_info(muc_room_t *r, vn_stanza_t *st)
     vn_xnode_set_attr(a, id, "name", *c->name ? vn_arena_strdup(a, c->name) : r->jid);
     const char *features[] = {
         NS_MUC,
+        NS_REGISTER, /* §7.10 */
         VN_NS_SID,
         "http://jabber.org/protocol/muc#self-ping-optimization",
         c->is_public ? "muc_public" : "muc_hidden",
@@ -214,8 +215,21 @@ static void room_iq(muc_room_t *r, vn_stanza_t *st)
         muc_on_admin_iq(r, st);
     } else if (is_payload(st, VN_NS_MAM)) {
         muc_on_mam_iq(r, st);
+    } else if (is_payload(st, NS_REGISTER)) {
+        muc_on_register_iq(r, st);
     } else if (get && is_payload(st, NS_DISCO_INFO)) {
-        room_info(r, st);
+        /* XEP-0030 §3.2: an answer for a node mirrors it; a node the room
+         * does not have is item-not-found (never the room's own info). */
+        const char *node = vn_xnode_attr(vn_xnode_first_element(st->node), "node");
+        if (!node)
+            room_info(r, st);
+        else if (!strcmp(node, "x-roomuser-item"))
+            muc_roomuser_item(r, st);
+        else
+            muc_error(st, "cancel", "item-not-found", NULL);
+    } else if (get && is_payload(st, NS_DISCO_ITEMS) &&
+               vn_xnode_attr(vn_xnode_first_element(st->node), "node")) {
+        muc_error(st, "cancel", "item-not-found", NULL);
     } else if (get && is_payload(st, NS_DISCO_ITEMS)) {
         /* §6.5: occupants are not listed (privacy). */
         vn_stanza_t *res = vn_stanza_iq_result(st);
@@ -264,8 +278,10 @@ static void on_stanza(vn_server_t *srv, vn_stanza_t *st, void *ud)
         }
         if (strcmp(st->type, "get") != 0 && strcmp(st->type, "set") != 0) return;
         int get = !strcmp(st->type, "get");
-        if (get && is_payload(st, NS_DISCO_INFO) &&
-            !vn_xnode_attr(vn_xnode_first_element(st->node), "node"))
+        int disco = is_payload(st, NS_DISCO_INFO) || is_payload(st, NS_DISCO_ITEMS);
+        if (get && disco && vn_xnode_attr(vn_xnode_first_element(st->node), "node"))
+            muc_error(st, "cancel", "item-not-found", NULL); /* XEP-0030: no such node */
+        else if (get && is_payload(st, NS_DISCO_INFO))
             service_info(st);
         else if (get && is_payload(st, NS_DISCO_ITEMS))
             service_items(st);

@@ -92,6 +92,7 @@ static const char *service_jid(ps_job_t *j)
  * resources; service: subscribers). Takes ev. */
 static void notify(ps_job_t *j, vn_stanza_t *ev)
 {
+    ps_event_style(ev, &j->cfg);
     if (j->pep) {
         pep_notify(j->srv, j->service, j->node, j->contacts, j->ncontacts, ev);
         vn_stanza_free(ev);
@@ -121,9 +122,9 @@ void ps_publish_then(ps_job_t *j)
         vn_route(j->srv, r);
     }
     if (j->cfg.deliver_notifications) {
-        vn_stanza_t *ev =
-            ps_event_items(service_jid(j), j->node, j->item_id,
-                           j->cfg.deliver_payloads ? j->payload : NULL, j->len, 0, NULL);
+        vn_stanza_t *ev = ps_event_items(service_jid(j), j->node, j->item_id,
+                                         j->cfg.deliver_payloads ? j->payload : NULL, j->len, 0,
+                                         ps_item_publisher(&j->cfg, j->requester));
         notify(j, ev);
     }
     if (j->pep && j->req)
@@ -196,6 +197,8 @@ void ps_items_then(ps_job_t *j)
     for (int i = 0; i < j->nitems; i++) {
         vn_xnode_t *it = vn_xnode_add(r->arena, items, NS_PUBSUB, "item");
         vn_xnode_set_attr(r->arena, it, "id", vn_arena_strdup(r->arena, j->items[i].id));
+        const char *pub = ps_item_publisher(&j->cfg, j->items[i].publisher);
+        if (pub) vn_xnode_set_attr(r->arena, it, "publisher", vn_arena_strdup(r->arena, pub));
         vn_xnode_t *p = ps_parse_payload(r->arena, j->items[i].payload, j->items[i].len, 256);
         if (p) vn_xnode_append(it, p);
     }
@@ -289,8 +292,10 @@ static void subscribe_then(ps_job_t *j)
     vn_route(j->srv, r);
     /* XEP-0060 §6.1.7: the last published item on subscription. */
     for (int i = 0; i < j->nitems; i++) {
-        vn_stanza_t *ev = ps_event_items(service_jid(j), j->node, j->items[i].id,
-                                         j->items[i].payload, j->items[i].len, 0, NULL);
+        vn_stanza_t *ev =
+            ps_event_items(service_jid(j), j->node, j->items[i].id, j->items[i].payload,
+                           j->items[i].len, 0, ps_item_publisher(&j->cfg, j->items[i].publisher));
+        ps_event_style(ev, &j->cfg);
         ps_send_event(j->srv, ev, j->requester_full);
         vn_stanza_free(ev);
     }

@@ -27,6 +27,8 @@ void ps_config_default(ps_config_t *c, int pep)
 static const char *const k_access[] = {"open", "presence", "roster", "whitelist", NULL};
 static const char *const k_publish[] = {"publishers", "subscribers", "open", NULL};
 static const char *const k_send_last[] = {"never", "on_sub", "on_sub_and_presence", NULL};
+static const char *const k_notification_type[] = {"headline", "normal", NULL};
+static const char *const k_itemreply[] = {"owner", "publisher", NULL};
 
 static int lookup(const char *const *names, const char *v)
 {
@@ -105,6 +107,10 @@ static const field_t k_fields[] = {
      "When to send the last published item"},
     {"pubsub#roster_groups_allowed", F_TEXT, OFF(roster_groups), NULL,
      sizeof(((ps_config_t *)0)->roster_groups), "Roster groups allowed to subscribe"},
+    {"pubsub#notification_type", F_ENUM, OFF(notification_type), k_notification_type, 0,
+     "Message type of event notifications"},
+    {"pubsub#itemreply", F_ENUM, OFF(itemreply), k_itemreply, 0,
+     "Who gets replies to items (publisher: items name their publisher)"},
 };
 #define NFIELDS (sizeof(k_fields) / sizeof(k_fields[0]))
 

@@ -62,6 +62,18 @@ vn_stanza_t *ps_event_simple(const char *from, const char *node, const char *wha
     return m;
 }
 
+void ps_event_style(vn_stanza_t *ev, const ps_config_t *c)
+{
+    if (c->notification_type != PS_NOTIFY_NORMAL) return; /* headline already */
+    vn_xnode_set_attr(ev->arena, ev->node, "type", "normal");
+    ev->type = "normal";
+}
+
+const char *ps_item_publisher(const ps_config_t *c, const char *publisher)
+{
+    return c->itemreply == PS_ITEMREPLY_PUBLISHER && publisher && *publisher ? publisher : NULL;
+}
+
 void ps_send_event(vn_server_t *srv, vn_stanza_t *ev, const char *to)
 {
     vn_jid_t t;

@@ -437,7 +437,9 @@ static void op_create(vn_store_t *st, ps_job_t *j)
     ps_config_t c;
     ps_config_default(&c, j->pep);
     const char *bad = NULL;
-    if (j->has_form && ps_config_apply(&c, &j->form, 1, j->max_keep, &bad) < 0) {
+    /* XEP-0004: fields the server does not know are ignored (clients and
+     * other servers send pubsub#... fields from newer revisions). */
+    if (j->has_form && ps_config_apply(&c, &j->form, 0, j->max_keep, &bad) < 0) {
         fail(j, "modify", "not-acceptable", NULL);
         return;
     }
@@ -475,7 +477,7 @@ static void op_config_set(vn_store_t *st, ps_job_t *j)
     if (require_owner(st, j) < 0) return;
     ps_config_t c = j->cfg;
     const char *bad = NULL;
-    if (ps_config_apply(&c, &j->form, 1, j->max_keep, &bad) < 0) {
+    if (ps_config_apply(&c, &j->form, 0, j->max_keep, &bad) < 0) { /* as at creation */
         fail(j, "modify", "not-acceptable", NULL);
         return;
     }

@@ -36,6 +36,12 @@ typedef enum {
     PS_ACCESS_WHITELIST
 } ps_access_t;
 typedef enum { PS_PUBLISH_PUBLISHERS, PS_PUBLISH_SUBSCRIBERS, PS_PUBLISH_OPEN } ps_publish_model_t;
+/* pubsub#notification_type: the <message/> type of event notifications
+ * (XEP-0060 §16.4.4; headline by default, §12.5). */
+typedef enum { PS_NOTIFY_HEADLINE, PS_NOTIFY_NORMAL } ps_notification_type_t;
+/* pubsub#itemreply: who gets replies to items; with "publisher" items carry
+ * their publisher (XEP-0060 §7.1.2.1). */
+typedef enum { PS_ITEMREPLY_OWNER, PS_ITEMREPLY_PUBLISHER } ps_itemreply_t;
 typedef enum {
     PS_SEND_LAST_NEVER,
     PS_SEND_LAST_ON_SUB,
@@ -56,6 +62,8 @@ typedef struct ps_config {
     int notify_delete;
     int notify_config;
     int presence_based_delivery;
+    ps_notification_type_t notification_type;
+    ps_itemreply_t itemreply;
     char title[256];
     char description[256];
     char type[256];          /* pubsub#type: payload namespace */
@@ -224,6 +232,11 @@ vn_stanza_t *ps_event_items(const char *from, const char *node, const char *item
                             const char *payload, size_t len, int retract, const char *publisher);
 /* <event><what node/></event>: "delete", "purge", "configuration". */
 vn_stanza_t *ps_event_simple(const char *from, const char *node, const char *what);
+/* Gives ev the node's notification type (pubsub#notification_type). */
+void ps_event_style(vn_stanza_t *ev, const ps_config_t *c);
+/* The publisher to show on an item of a node with that config (the
+ * item's publisher when pubsub#itemreply is "publisher"), or NULL. */
+const char *ps_item_publisher(const ps_config_t *c, const char *publisher);
 /* Sends the event to one full or bare JID (sets 'to'). */
 void ps_send_event(vn_server_t *srv, vn_stanza_t *ev, const char *to);
 /* Sends ev to every JID, in chunks from timers when there are many, so a

@@ -83,6 +83,7 @@ static const char *const *const k_all_sql[] = {
     vn_sqlite_profile_sql,
     vn_sqlite_pubsub_sql,
     vn_sqlite_muc_sql,
+    vn_sqlite_activity_sql,
 };
 
 /* ------------------------------------------------------------------------ */
@@ -459,6 +460,7 @@ const vn_store_backend_t vn_store_backend_sqlite = {
     .profile = &vn_sqlite_profile_ops,
     .pubsub = &vn_sqlite_pubsub_ops,
     .muc = &vn_sqlite_muc_ops,
+    .activity = &vn_sqlite_activity_ops,
 };
 
 /* ------------------------------------------------------------------------ */

@@ -50,6 +50,14 @@ const char vn_store_schema_muc[] =
     "CREATE INDEX muc_archive_with ON muc_archive (owner, with_jid);"
     "CREATE INDEX muc_archive_ts ON muc_archive (owner, ts);";
 
+/* Schema migration 7: a nick reserved by registering with a room
+ * (XEP-0045 §7.10) belongs to the JID's affiliation row and goes with it;
+ * one JID per nick in a room. */
+const char vn_store_schema_muc_nicks[] =
+    "ALTER TABLE muc_affiliations ADD COLUMN nick TEXT NOT NULL DEFAULT '';"
+    "CREATE UNIQUE INDEX muc_affiliations_nick ON muc_affiliations (room, nick) "
+    "WHERE nick <> '';";
+
 static const char k_room_put[] =
     "INSERT INTO muc_rooms (jid, service, name, is_public, config, subject, subject_by) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
@@ -67,14 +75,19 @@ static const char k_room_list[] =
 static const char k_aff_put[] =
     "INSERT INTO muc_affiliations (room, jid, affiliation, reason) VALUES (?1, ?2, ?3, ?4) "
     "ON CONFLICT (room, jid) DO UPDATE SET affiliation = excluded.affiliation, "
-    "reason = excluded.reason";
+    "reason = excluded.reason, "
+    "nick = CASE WHEN excluded.affiliation = 'outcast' THEN '' ELSE muc_affiliations.nick END";
+static const char k_nick_set[] =
+    "UPDATE muc_affiliations SET nick = ?3 WHERE room = ?1 AND jid = ?2";
+static const char k_nicks[] =
+    "SELECT jid, nick FROM muc_affiliations WHERE room = ?1 AND nick <> '' ORDER BY jid";
 static const char k_owned_count[] =
     "SELECT COUNT(*) FROM muc_affiliations WHERE jid = ?1 AND affiliation = 'owner'";
 static const char k_aff_del[] = "DELETE FROM muc_affiliations WHERE room = ?1 AND jid = ?2";
 
 const char *const vn_sqlite_muc_sql[] = {
-    k_room_put, k_room_get,    k_room_affs, k_room_delete, k_room_list,
-    k_aff_put,  k_owned_count, k_aff_del,   NULL,
+    k_room_put, k_room_get, k_room_affs,   k_room_delete, k_room_list, k_aff_put,
+    k_nick_set, k_nicks,    k_owned_count, k_aff_del,     NULL,
 };
 
 static const char *col(sqlite3_stmt *s, int i)
@@ -204,6 +217,36 @@ static int aff_set(vn_store_t *st, const char *room, const char *jid, const char
     return vn_sql_exec(st, s, "muc affiliation set");
 }
 
+static int nick_set(vn_store_t *st, const char *room, const char *jid, const char *nick)
+{
+    if (vn_sql_guard(st, __func__)) return -1;
+    if (!room || !jid) return vn_sql_error(st, "muc nick set with a missing field");
+    sqlite3_stmt *s = vn_sql_stmt(st, k_nick_set);
+    if (!s) return -1;
+    vn_sql_bind_text(s, 1, room);
+    vn_sql_bind_text(s, 2, jid);
+    vn_sql_bind_text(s, 3, nick ? nick : "");
+    if (vn_sql_exec(st, s, "muc nick set") != 0) return -1;
+    return sqlite3_changes(vn_sql_db(st)) > 0 ? 0 : 1;
+}
+
+static int nicks(vn_store_t *st, const char *room,
+                 void (*cb)(const char *jid, const char *nick, void *ud), void *ud)
+{
+    if (vn_sql_guard(st, __func__)) return -1;
+    sqlite3_stmt *s = vn_sql_stmt(st, k_nicks);
+    if (!s) return -1;
+    vn_sql_bind_text(s, 1, room);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        vn_sql_callback_enter(st);
+        cb(col(s, 0), col(s, 1), ud);
+        vn_sql_callback_leave(st);
+    }
+    vn_sql_done(s);
+    return rc == SQLITE_DONE ? 0 : vn_sql_fail(st, "muc nicks");
+}
+
 static int owned_count(vn_store_t *st, const char *jid, int *count)
 {
     if (vn_sql_guard(st, __func__)) return -1;
@@ -224,6 +267,8 @@ const vn_store_muc_ops_t vn_sqlite_muc_ops = {
     .room_delete = room_delete,
     .room_list = room_list,
     .aff_set = aff_set,
+    .nick_set = nick_set,
+    .nicks = nicks,
     .owned_count = owned_count,
     .archive_append = vn_sql_room_archive_append,
     .archive_query = vn_sql_room_archive_query,

@@ -144,6 +144,10 @@ static const char *const k_migrations[] = {
     vn_store_schema_muc,
     /* 6: the creator of each pubsub service node (per-account node limit) */
     vn_store_schema_pubsub_creator,
+    /* 7: nicks reserved in rooms (XEP-0045 §7.10), on their affiliations */
+    vn_store_schema_muc_nicks,
+    /* 8: last activity (XEP-0012) */
+    vn_store_schema_activity,
 };
 
 #define N_MIGRATIONS ((int)(sizeof(k_migrations) / sizeof(k_migrations[0])))

@@ -1,6 +1,6 @@
 /* The SQLite backend's private interface: what its per-area files
  * (accounts.c, roster.c, offline.c, archive.c, prefs.c, blocklist.c,
- * profile.c, pubsub.c, muc.c) share with db.c (the connection, statement
+ * profile.c, pubsub.c, muc.c, activity.c) share with db.c (the connection, statement
  * cache, transactions, error reporting) and schema.c (the migrations).
  * Private to src/store/sqlite.
  *
@@ -77,6 +77,8 @@ extern const char vn_store_schema_profile[];
 extern const char vn_store_schema_pubsub[];
 extern const char vn_store_schema_muc[];
 extern const char vn_store_schema_pubsub_creator[];
+extern const char vn_store_schema_muc_nicks[];
+extern const char vn_store_schema_activity[];
 
 /* ---- the areas ---- */
 
@@ -89,6 +91,7 @@ extern const vn_store_block_ops_t vn_sqlite_block_ops;
 extern const vn_store_profile_ops_t vn_sqlite_profile_ops;
 extern const vn_store_pubsub_ops_t vn_sqlite_pubsub_ops;
 extern const vn_store_muc_ops_t vn_sqlite_muc_ops;
+extern const vn_store_activity_ops_t vn_sqlite_activity_ops;
 
 /* Their statements, each list NULL-terminated. */
 extern const char *const vn_sqlite_account_sql[];
@@ -100,6 +103,7 @@ extern const char *const vn_sqlite_block_sql[];
 extern const char *const vn_sqlite_profile_sql[];
 extern const char *const vn_sqlite_pubsub_sql[];
 extern const char *const vn_sqlite_muc_sql[];
+extern const char *const vn_sqlite_activity_sql[];
 
 /* The user archive's append and query (archive.c) on the room archive
  * table muc_archive, whose owner column is the room's bare JID (muc.c). */
