@@ -9,6 +9,7 @@
  * Accounts are provisioned by administrators; there is no in-band
  * registration. The server may be running: SQLite WAL lets both work. */
 #include <getopt.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,12 +115,16 @@ static int make_account(const vn_config_t *cfg, const char *jid, const char *pas
     memset(acct, 0, sizeof(*acct));
     snprintf(acct->jid, sizeof(acct->jid), "%s", jid);
     for (int h = 0; h < VN_SCRAM_NHASH; h++) {
+        vn_scram_creds_t c;
+        memset(&c, 0, sizeof(c));
         /* salt_len 0 asks vn_scram_derive_keys for a fresh random salt */
-        acct->scram[h].salt_len = salt_len;
-        if (salt_len) memcpy(acct->scram[h].salt, salt, salt_len);
-        if (vn_scram_derive_keys((vn_scram_hash_t)h, password, strlen(password),
-                                 cfg->scram_iterations, &acct->scram[h]) < 0)
-            return -1;
+        c.salt_len = salt_len;
+        if (salt_len) memcpy(c.salt, salt, salt_len);
+        int r = vn_scram_derive_keys((vn_scram_hash_t)h, password, strlen(password),
+                                     cfg->scram_iterations, &c);
+        if (r == 0) vn_scram_creds_to_store((vn_scram_hash_t)h, &c, &acct->cred[h]);
+        OPENSSL_cleanse(&c, sizeof(c));
+        if (r < 0) return -1;
     }
     return 0;
 }
@@ -166,7 +171,7 @@ int main(int argc, char **argv)
     }
     vn_log_set_level(VN_LOG_WARN);
     vn_jid_global_init();
-    vn_store_t *st = vn_store_open(cfg.data_dir, &err);
+    vn_store_t *st = vn_store_open(&cfg, &err);
     if (!st) {
         fprintf(stderr, "vestnikctl: storage: %s\n", err);
         free(err);

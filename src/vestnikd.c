@@ -290,12 +290,13 @@ int main(int argc, char **argv)
         return 1;
     }
     if (prepare_tls(srv) < 0 || prepare_scram_secret(srv) < 0) return 1;
-    srv->store = vn_store_open(srv->cfg.data_dir, &err);
+    srv->store = vn_store_open(&srv->cfg, &err);
     if (!srv->store) {
         vn_error("storage: %s", err);
         free(err);
         return 1;
     }
+    vn_debug("storage: %s backend", vn_store_backend_name(srv->store));
     signal(SIGPIPE, SIG_IGN);
     sigset_t mask;
     sigemptyset(&mask);
@@ -305,6 +306,8 @@ int main(int argc, char **argv)
     /* Block before starting threads so that only the signalfd sees them. */
     pthread_sigmask(SIG_BLOCK, &mask, NULL);
     srv->loop = vn_loop_new();
+    /* One thread: the order of storage jobs that server.h promises
+     * (vn_store_submit_ordered, vn_store_barrier) is this pool's FIFO. */
     srv->store_pool = vn_pool_new(srv->loop, 1, "vn-store");
     vn_pool_set_batch(srv->store_pool, store_group_begin, store_group_commit, srv->store, 256);
     srv->hash_pool = vn_pool_new(srv->loop, srv->cfg.hash_threads, "vn-hash");

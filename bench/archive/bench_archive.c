@@ -16,7 +16,7 @@
  *
  * Build (from the repository root):
  *   cc -std=gnu11 -O2 -D_GNU_SOURCE -Isrc src/core/mem.c src/core/log.c \
- *      src/store/store_sqlite.c bench/archive/bench_archive.c \
+ *      $(find src/store -name '*.c') bench/archive/bench_archive.c \
  *      $(pkg-config --cflags --libs sqlite3) -o bench_archive
  */
 #ifndef _GNU_SOURCE
@@ -269,7 +269,8 @@ int main(int argc, char **argv)
     snprintf(dbpath, sizeof(dbpath), "%s/vestnik.db", dir);
 
     char *err = NULL;
-    vn_store_t *st = vn_store_open(dir, &err);
+    vn_config_t cfg = {.data_dir = dir}; /* and the default backend */
+    vn_store_t *st = vn_store_open(&cfg, &err);
     if (!st) {
         fprintf(stderr, "open: %s\n", err);
         return 1;

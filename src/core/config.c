@@ -246,6 +246,7 @@ void vn_config_free(vn_config_t *cfg)
         free(cfg->domains[i]);
     free(cfg->data_dir);
     free(cfg->log_level);
+    free(cfg->store_backend);
     for (int i = 0; i < VN_CONTACT_KINDS; i++)
         free(cfg->contact[i]);
     free(cfg->listen);

@@ -38,6 +38,8 @@ typedef struct vn_config {
     char *contact[VN_CONTACT_KINDS];
     int hash_threads;
     uint64_t output_budget; /* bytes of unsent output, all connections (0: none) */
+    /* [store] */
+    char *store_backend; /* the storage backend's name (store/store.h) */
     /* [c2s] */
     char *listen;     /* host:port, NULL = disabled */
     char *direct_tls; /* host:port, NULL = disabled */

@@ -4,8 +4,10 @@
  * A vn_work_t is embedded in the caller's job struct. work() runs on a
  * worker thread; done() runs afterwards on the loop thread that submitted it.
  * Jobs of one pool start in submission order; with one thread (the storage
- * pool) they also finish in that order, which the roster and offline logic
- * relies on.
+ * pool) they also finish in that order, and done() callbacks run in the
+ * order jobs finished. The storage order that modules rely on is promised
+ * by xmpp/server.h (vn_store_submit_ordered, vn_store_barrier) on top of
+ * this.
  *
  * Ownership: the job struct belongs to the caller until done() is called;
  * done() typically frees it. vn_pool_free() waits for queued jobs, then runs

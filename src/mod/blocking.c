@@ -2,7 +2,9 @@
  *
  * The blocklist of an online user is loaded before the first bind result
  * (like the roster) and kept in a user slot; changes go through storage
- * first and reach the copy when committed, in submission order. The same
+ * first and reach the copy when committed, in submission order (the load,
+ * the reads and the changes are ordered storage jobs of the list's owner,
+ * xmpp/server.h). The same
  * slot index marks, in a session's slots, the sessions that requested the
  * blocklist (they get the pushes, §5.3 / §5.4).
  *
@@ -317,7 +319,7 @@ static vn_result_t on_bind(vn_server_t *srv, void *ctx)
         j->srv = srv;
         j->owner = vn_xstrdup(u->bare);
         j->jids = vn_map_new();
-        vn_store_submit(srv, &j->work, load_work, load_done);
+        vn_store_submit_ordered(srv, j->owner, &j->work, load_work, load_done);
     }
     bl->waiting = vn_xrealloc(bl->waiting, sizeof(*bl->waiting) * (size_t)(bl->nwaiting + 1));
     bl->waiting[bl->nwaiting++] = s;
@@ -436,7 +438,7 @@ static void read_submit(vn_server_t *srv, const vn_stanza_t *st, int from_client
         j->st->origin = st->origin;
         vn_session_ref(st->origin);
     }
-    vn_store_submit(srv, &j->work, read_work, read_done);
+    vn_store_submit_ordered(srv, j->owner, &j->work, read_work, read_done);
 }
 
 /* ---- enforcement hooks ---- */
@@ -896,7 +898,7 @@ static vn_result_t on_set(vn_server_t *srv, vn_stanza_t *st)
     j->session = s;
     vn_session_ref(s);
     j->request = stanza_clone(st);
-    vn_store_submit(srv, &j->work, change_work, change_done);
+    vn_store_submit_ordered(srv, j->owner, &j->work, change_work, change_done);
     return VN_HANDLED;
 }
 

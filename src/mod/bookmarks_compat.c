@@ -218,7 +218,7 @@ static void read_done(vn_work_t *w)
     vn_buf_puts(&b, c->conferences);
     /* What only XEP-0048 has (<url/>) stays from the stored copy. */
     vn_arena_t *a = vn_arena_new(1024);
-    vn_xnode_t *old = c->rc == 1 ? vn_profile_parse(a, c->xml, strlen(c->xml)) : NULL;
+    vn_xnode_t *old = c->rc == VN_STORE_OK ? vn_profile_parse(a, c->xml, strlen(c->xml)) : NULL;
     for (vn_xnode_t *u = old ? old->children : NULL; u; u = u->next) {
         if (!u->name || !strcmp(u->name, "conference")) continue;
         vn_xnode_serialize(u, NS_LEGACY, &b);
@@ -254,7 +254,7 @@ static void got_items(void *ud, int n, const char *const *ids, const char *const
     vn_arena_free(a);
     c->conferences = vn_xstrndup(b.data ? b.data : "", b.len);
     vn_buf_free(&b);
-    vn_store_submit(c->srv, &c->work, read_work, read_done);
+    vn_store_submit_ordered(c->srv, c->owner, &c->work, read_work, read_done);
 }
 
 static vn_result_t get(vn_server_t *srv, vn_stanza_t *st, const vn_xnode_t *req)

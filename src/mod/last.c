@@ -87,7 +87,10 @@ static void record(vn_server_t *srv, const vn_session_t *s, const char *status)
     }
     j->status = vn_xstrndup(status ? status : "", n);
     j->ts = now_s();
-    vn_store_submit(srv, &j->work, record_work, record_done);
+    /* Ordered under the account: a query submitted after this logout (also
+     * ordered under it) reads what it wrote, and two logouts in a row keep
+     * the later one (server.h). */
+    vn_store_submit_ordered(srv, j->owner, &j->work, record_work, record_done);
 }
 
 /* Broadcast unavailable presence (RFC 6121 §4.5.1) from the account's last
@@ -122,7 +125,7 @@ typedef struct query_job {
     char *owner, *asker;
     int check_roster; /* the asker's subscription is read from storage */
     /* results */
-    int allowed, found;
+    int allowed, rc; /* rc: vn_store_last_get's */
     int64_t ts;
     char *status;
 } query_job_t;
@@ -133,7 +136,7 @@ static void query_work(vn_work_t *w)
     vn_store_t *st = vn_store_of(w);
     free(j->status);
     j->status = NULL;
-    j->found = 0;
+    j->rc = VN_STORE_NOT_FOUND;
     if (j->check_roster) {
         vn_roster_item_t it;
         j->allowed = 0;
@@ -143,7 +146,7 @@ static void query_work(vn_work_t *w)
         }
         if (!j->allowed) return;
     }
-    j->found = vn_store_last_get(st, j->owner, &j->ts, &j->status) == 1;
+    j->rc = vn_store_last_get(st, j->owner, &j->ts, &j->status);
 }
 
 static void query_done(vn_work_t *w)
@@ -151,7 +154,9 @@ static void query_done(vn_work_t *w)
     query_job_t *j = (query_job_t *)w;
     if (!j->allowed)
         vn_route_error(j->srv, j->req, "auth", "forbidden", NULL);
-    else if (!j->found)
+    else if (j->rc < 0)
+        vn_route_error(j->srv, j->req, "wait", "internal-server-error", NULL);
+    else if (j->rc == VN_STORE_NOT_FOUND)
         vn_route_error(j->srv, j->req, "cancel", "item-not-found", "no last activity recorded");
     else
         answer(j->srv, j->req, now_s() - j->ts, j->status);
@@ -201,7 +206,8 @@ static vn_result_t on_last(vn_server_t *srv, vn_stanza_t *st)
     j->asker = asker ? vn_xstrdup(asker) : NULL;
     j->allowed = allowed;
     j->check_roster = !allowed;
-    vn_store_submit(srv, &j->work, query_work, query_done);
+    /* After every recorded logout of the account (ordered under it too). */
+    vn_store_submit_ordered(srv, j->owner, &j->work, query_work, query_done);
     return VN_HANDLED;
 }
 

@@ -13,10 +13,11 @@
  * the same id.
  *
  * Durability: every append is submitted to the storage thread while the
- * stanza is being routed, i.e. before anything the client sends later. The
- * storage thread is FIFO and XEP-0198 acknowledges only after a barrier job
- * queued behind those writes (mod/sm.c), so an acknowledged message is in
- * the archive even after kill -9. (This holds as long as no module defers
+ * stanza is being routed, i.e. before anything the client sends later, as
+ * an ordered job of the archive's owner; XEP-0198 acknowledges only after
+ * a storage barrier over all owners submitted behind those writes
+ * (mod/sm.c, xmpp/server.h), so an acknowledged message is in the archive
+ * even after kill -9. (This holds as long as no module defers
  * the routing of a message without holding the sender's stream.)
  *
  * Preferences decide per message, so they must be known while routing.
@@ -400,7 +401,8 @@ static vn_result_t from_client(vn_server_t *srv, void *ctx)
         j->ts = vn_mam_now_us();
     }
     vn_debug("archive: preferences of %s / %s not in memory, holding the stream", sender, peer);
-    vn_store_submit(srv, &j->work, prep_work, prep_done);
+    /* It may append to the sender's archive: in order with its appends. */
+    vn_store_submit_ordered(srv, j->sender, &j->work, prep_work, prep_done);
     return VN_HOLD;
 }
 
@@ -468,7 +470,7 @@ static vn_result_t to_account(vn_server_t *srv, void *ctx)
         if (st->origin) vn_session_ref(st->origin);
         j->owner = vn_xstrdup(owner);
         j->peer = vn_xstrdup(peer);
-        vn_store_submit(srv, &j->work, late_work, late_done);
+        vn_store_submit_ordered(srv, j->owner, &j->work, late_work, late_done);
         return VN_HANDLED;
     }
     if (d) archive_incoming(srv, st, owner, peer);
@@ -603,7 +605,7 @@ static vn_result_t on_prefs(vn_server_t *srv, vn_stanza_t *st)
     j->srv = srv;
     j->req = vn_mam_request_copy(st);
     j->owner = vn_xstrdup(bare_str(&st->to, st->arena));
-    vn_store_submit(srv, &j->work, prefs_work, prefs_done);
+    vn_store_submit_ordered(srv, j->owner, &j->work, prefs_work, prefs_done);
     return VN_HANDLED;
 }
 

@@ -192,7 +192,7 @@ void vn_mam_submit_append(vn_server_t *srv, vn_mam_store_append_fn fn, const cha
     j->len = len;
     snprintf(j->id, sizeof(j->id), "%s", id);
     j->ts = ts;
-    vn_store_submit(srv, &j->work, append_work, append_done);
+    vn_store_submit_ordered(srv, j->owner, &j->work, append_work, append_done);
 }
 
 /* ---- queries (XEP-0313 §4, XEP-0059) ---- */
@@ -446,7 +446,8 @@ static void query_start(vn_server_t *srv, vn_stanza_t *st, vn_session_t *s, cons
     j->q.before_id = j->before;
     j->q.last_page = pq.last_page;
     j->q.max = pq.max;
-    vn_store_submit(srv, &j->work, query_work, query_done);
+    /* After the appends to the same archive submitted before it. */
+    vn_store_submit_ordered(srv, j->owner, &j->work, query_work, query_done);
 }
 
 void vn_mam_query_start(vn_server_t *srv, vn_stanza_t *st, vn_session_t *s, const char *owner,

@@ -34,8 +34,10 @@ typedef int (*vn_mam_store_query_fn)(vn_store_t *st, const char *owner, const vn
 
 /* Appends one message to an archive on the storage thread: submitted now,
  * so that it is stored before anything the client sends later is
- * acknowledged (XEP-0198 barrier, mod/sm.c). fn is vn_store_archive_append
- * or its room variant. Takes ownership of xml. */
+ * acknowledged (XEP-0198 barrier, mod/sm.c), as an ordered job of the
+ * archive's owner (xmpp/server.h), so that an archive's order is the order
+ * of the appends and a query sees every message appended before it. fn is
+ * vn_store_archive_append or its room variant. Takes ownership of xml. */
 typedef int (*vn_mam_store_append_fn)(vn_store_t *st, const char *owner, const char *id,
                                       int64_t ts_us, const char *with, const char *xml, size_t len);
 void vn_mam_submit_append(vn_server_t *srv, vn_mam_store_append_fn fn, const char *owner,

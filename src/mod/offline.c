@@ -2,7 +2,11 @@
  * account with no available resource is stored durably, with a XEP-0203
  * delay stamp, and delivered in arrival order at the next available
  * presence with a non-negative priority. A message for an account that does
- * not exist is answered with <service-unavailable/>. */
+ * not exist is answered with <service-unavailable/>.
+ *
+ * Every storage job here is an ordered job of the queue's owner
+ * (xmpp/server.h): a message stored before the presence that flushes the
+ * queue is in the flush, and the flush's delete comes after its read. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,7 +104,7 @@ static vn_result_t on_undeliverable(vn_server_t *srv, void *ctx)
     j->xml = b.data;
     j->len = b.len;
     vn_stanza_free(copy);
-    vn_store_submit(srv, &j->work, store_work, store_done);
+    vn_store_submit_ordered(srv, j->owner, &j->work, store_work, store_done);
     return VN_HANDLED;
 }
 
@@ -169,7 +173,7 @@ static void load_done(vn_work_t *w)
     /* Delivered to the socket: remove them. (Stream management will move
      * this to the client's acknowledgement.) */
     vn_buf_free(&j->out);
-    vn_store_submit(s->srv, &j->work, delete_work, delete_done);
+    vn_store_submit_ordered(s->srv, j->owner, &j->work, delete_work, delete_done);
 }
 
 static vn_result_t on_available(vn_server_t *srv, void *ctx)
@@ -181,7 +185,7 @@ static vn_result_t on_available(vn_server_t *srv, void *ctx)
     vn_session_ref(s);
     j->owner = vn_xstrdup(s->bare);
     vn_session_hold_output(s);
-    vn_store_submit(srv, &j->work, load_work, load_done);
+    vn_store_submit_ordered(srv, j->owner, &j->work, load_work, load_done);
     return VN_PASS;
 }
 

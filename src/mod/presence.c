@@ -75,13 +75,13 @@ static void send_presence_of(vn_server_t *srv, const char *owner, const char *to
     }
 }
 
-/* The same, once every storage job submitted so far has completed. A
- * subscription stanza routed to a local contact is handled through the
- * storage thread (roster change, then push and delivery); RFC 6121 §3.1.5
- * has the contact see <presence type='subscribed'/> and its roster push
- * before the presence that follows it, and clients (profanity) rely on it.
- * The storage thread is FIFO, so an empty job's completion comes after the
- * contact's change. */
+/* The same, once the contact's storage jobs submitted so far have
+ * completed. A subscription stanza routed to a local contact is handled
+ * through storage (the contact's roster change, an ordered job of the
+ * contact, then push and delivery); RFC 6121 §3.1.5 has the contact see
+ * <presence type='subscribed'/> and its roster push before the presence
+ * that follows it, and clients (profanity) rely on it. A storage barrier
+ * on the contact (xmpp/server.h) comes after that change. */
 typedef struct presence_after {
     vn_work_t work;
     vn_server_t *srv;
@@ -89,11 +89,6 @@ typedef struct presence_after {
     char *to;
     int unavailable;
 } presence_after_t;
-
-static void presence_after_work(vn_work_t *w)
-{
-    (void)w; /* ordering only */
-}
 
 static void presence_after_done(vn_work_t *w)
 {
@@ -112,7 +107,7 @@ static void send_presence_after_storage(vn_server_t *srv, const char *owner, con
     pa->owner = vn_xstrdup(owner);
     pa->to = vn_xstrdup(to);
     pa->unavailable = unavailable;
-    vn_store_submit(srv, &pa->work, presence_after_work, presence_after_done);
+    vn_store_barrier(srv, to, &pa->work, presence_after_done);
 }
 
 void presence_unavailable_after_storage(vn_server_t *srv, const char *owner, const char *contact)

@@ -13,7 +13,10 @@
  *
  * Other modules may take over a namespace (vn_private_register): the
  * bookmarks compatibility (XEP-0402 §5.3) answers storage:bookmarks from
- * PEP and converts what is stored. */
+ * PEP and converts what is stored.
+ *
+ * Gets and sets are ordered storage jobs of the account (xmpp/server.h): a
+ * get sees every set submitted before it. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,9 +77,9 @@ static void get_done(vn_work_t *w)
     get_job_t *j = (get_job_t *)w;
     vn_stanza_t *st = j->req;
     vn_xnode_t *el = NULL;
-    if (j->rc == 1 && !(el = vn_profile_parse(st->arena, j->xml, strlen(j->xml))))
+    if (j->rc == VN_STORE_OK && !(el = vn_profile_parse(st->arena, j->xml, strlen(j->xml))))
         vn_error("private XML %s of %s in storage is not well-formed", j->ns, j->owner);
-    if (j->rc < 0 || (j->rc == 1 && !el)) {
+    if (j->rc < 0 || (j->rc == VN_STORE_OK && !el)) {
         vn_route_error(j->srv, st, "wait", "internal-server-error", NULL);
     } else {
         vn_stanza_t *r = vn_stanza_iq_result(st);
@@ -109,7 +112,7 @@ void vn_private_answer_stored(vn_server_t *srv, vn_stanza_t *st)
     j->owner = vn_xstrdup(vn_profile_target_bare(st));
     j->ns = vn_xstrdup(el->ns);
     j->req = stanza_clone(st);
-    vn_store_submit(srv, &j->work, get_work, get_done);
+    vn_store_submit_ordered(srv, j->owner, &j->work, get_work, get_done);
 }
 
 /* The one requested element, after the checks common to get and set; NULL
@@ -184,7 +187,7 @@ static void set_done(vn_work_t *w)
 {
     set_job_t *j = (set_job_t *)w;
     vn_stanza_t *st = j->req;
-    if (j->rc == -2) {
+    if (j->rc == VN_STORE_FULL) {
         vn_route_error(j->srv, st, "wait", "resource-constraint", "too many namespaces stored");
     } else if (j->rc < 0) {
         vn_route_error(j->srv, st, "wait", "internal-server-error", NULL);
@@ -246,7 +249,7 @@ static vn_result_t on_set(vn_server_t *srv, vn_stanza_t *st)
     j->srv = srv;
     j->owner = vn_xstrdup(st->origin->bare);
     j->req = stanza_clone(st);
-    vn_store_submit(srv, &j->work, set_work, set_done);
+    vn_store_submit_ordered(srv, j->owner, &j->work, set_work, set_done);
     return VN_HANDLED;
 }
 

@@ -243,7 +243,7 @@ static vn_result_t on_bind(vn_server_t *srv, void *ctx)
         j->srv = srv;
         j->owner = vn_xstrdup(u->bare);
         j->items = vn_map_new();
-        vn_store_submit(srv, &j->work, load_work, load_done);
+        vn_store_submit_ordered(srv, j->owner, &j->work, load_work, load_done);
     }
     r->waiting = vn_xrealloc(r->waiting, sizeof(*r->waiting) * (size_t)(r->nwaiting + 1));
     r->waiting[r->nwaiting++] = s;
@@ -283,9 +283,9 @@ roster_change_t *roster_change_new(vn_server_t *srv, const char *owner, const ch
  * roster (§3.1.3) against max_pending. The two are counted apart so that
  * requests from strangers (any number of JIDs, on any federated domain)
  * can never fill the owner's roster and keep the owner from adding real
- * contacts. Changes to existing items are never refused. Runs on the
- * storage thread, which runs jobs one at a time: the count and the write
- * that follows see the same roster. */
+ * contacts. Changes to existing items are never refused. Runs in an
+ * ordered job of the owner (roster_change_submit): no other change of the
+ * roster runs between the count and the write that follows. */
 static int over_limit(roster_change_t *c, vn_store_t *st, const vn_roster_item_t *item)
 {
     int new_item = item->in_roster && !(c->existed && c->before.in_roster);
@@ -401,7 +401,8 @@ static void change_done(vn_work_t *w)
 
 void roster_change_submit(roster_change_t *c)
 {
-    vn_store_submit(c->srv, &c->work, change_work, change_done);
+    /* In order per owner: the copy follows the order of the commits. */
+    vn_store_submit_ordered(c->srv, c->owner, &c->work, change_work, change_done);
 }
 
 /* ---- jabber:iq:roster ---- */

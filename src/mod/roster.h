@@ -1,7 +1,8 @@
 /* The roster of an online account (RFC 6121 §2), shared by the roster and
  * presence modules: the in-memory copy, loaded at bind, and changes that go
- * through the storage thread first (storage is the source of truth; the
- * copy follows the order in which changes were committed).
+ * through storage first (storage is the source of truth). The load and the
+ * changes are ordered storage jobs of the owner (xmpp/server.h), so the
+ * copy follows the order in which changes were committed.
  *
  * Ownership: a roster_t belongs to its vn_user_t (a user slot) and dies
  * with it. A roster_change_t is owned by the change machinery from
@@ -81,8 +82,9 @@ void roster_item_to_xml(vn_arena_t *a, vn_xnode_t *parent, const vn_roster_item_
                         int removed);
 
 /* presence.c: unavailable presence from each available resource of owner
- * to contact, once the storage jobs submitted so far have completed (so
- * after the contact has handled an unsubscribed routed just before):
+ * to contact, once the contact's storage jobs submitted so far have
+ * completed (a barrier on the contact, xmpp/server.h: so after the contact
+ * has handled an unsubscribed routed just before):
  * RFC 6121 §3.2.2 when a subscription is cancelled. */
 void presence_unavailable_after_storage(vn_server_t *srv, const char *owner, const char *contact);
 

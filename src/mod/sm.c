@@ -9,9 +9,10 @@
  * - A session that ends with unacknowledged messages (timeout, shutdown,
  *   closed without resuming) hands them to offline storage: never dropped.
  * - <a h/> to the client is sent only after every write the counted
- *   stanzas caused (offline storage, archive) has committed: the storage
- *   thread runs jobs in order, so a no-op job queued behind them is a
- *   barrier. */
+ *   stanzas caused (offline storage, archive) has committed: the answer
+ *   waits for a storage barrier over all owners (vn_store_barrier with no
+ *   owner, xmpp/server.h), since those writes belong to the recipients'
+ *   accounts and to rooms, not to the client's. */
 #include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -138,11 +139,6 @@ typedef struct barrier {
     uint32_t h;
 } barrier_t;
 
-static void barrier_work(vn_work_t *w)
-{
-    (void)w; /* nothing: reaching here means every earlier write committed */
-}
-
 static void barrier_done(vn_work_t *w)
 {
     barrier_t *b = (barrier_t *)w;
@@ -158,7 +154,8 @@ static void answer_request(vn_server_t *srv, sm_t *m)
     b->s = m->s;
     b->h = handled(m);
     vn_session_ref(m->s);
-    vn_store_submit(srv, &b->work, barrier_work, barrier_done);
+    /* Every earlier job, whoever's rows it wrote. */
+    vn_store_barrier(srv, NULL, &b->work, barrier_done);
 }
 
 /* We ask for an acknowledgement once per batch of output. */

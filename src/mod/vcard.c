@@ -15,7 +15,11 @@
  *
  * The SHA-1 of the PHOTO (XEP-0153 §4.3) is computed when a vCard is stored
  * and kept next to it; when it changes, the observers registered with
- * vn_vcard_observe() learn it (presence hashes, XEP-0398 conversion). */
+ * vn_vcard_observe() learn it (presence hashes, XEP-0398 conversion).
+ *
+ * Storage jobs are ordered jobs of the account (xmpp/server.h): a get sees
+ * every set submitted before it, and the photo's compare-and-write runs
+ * with no other vCard job of the account in between. */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,11 +92,11 @@ static void get_done(vn_work_t *w)
     vn_server_t *srv = j->srv;
     vn_stanza_t *st = j->req;
     vn_xnode_t *card = NULL;
-    if (j->rc == 1) {
+    if (j->rc == VN_STORE_OK) {
         card = vn_profile_parse(st->arena, j->xml, strlen(j->xml));
         if (!card) vn_error("vcard of %s in storage is not well-formed", j->owner);
     }
-    if (j->rc < 0 || (j->rc == 1 && !card)) {
+    if (j->rc < 0 || (j->rc == VN_STORE_OK && !card)) {
         vn_route_error(srv, st, "wait", "internal-server-error", NULL);
     } else if (!card && !j->own) {
         vn_route_error(srv, st, "cancel", "item-not-found", NULL);
@@ -124,7 +128,7 @@ static vn_result_t on_get(vn_server_t *srv, vn_stanza_t *st)
     j->req = stanza_clone(st);
     /* The answer comes from the account (RFC 6120 §10.3.3 without 'to'). */
     if (!vn_xnode_attr(j->req->node, "to")) j->req->to = (vn_jid_t){NULL, NULL, NULL};
-    vn_store_submit(srv, &j->work, get_work, get_done);
+    vn_store_submit_ordered(srv, j->owner, &j->work, get_work, get_done);
     return VN_HANDLED;
 }
 
@@ -229,7 +233,7 @@ static vn_result_t on_set(vn_server_t *srv, vn_stanza_t *st)
     j->type = type ? vn_xstrdup(type) : NULL;
     j->binval = binval ? vn_xstrdup(binval) : NULL;
     j->source = VN_PHOTO_FROM_VCARD;
-    vn_store_submit(srv, &j->work, set_work, set_done);
+    vn_store_submit_ordered(srv, j->owner, &j->work, set_work, set_done);
     return VN_HANDLED;
 }
 
@@ -323,7 +327,7 @@ static void photo_read_done(vn_work_t *w)
         set_free(j);
         return;
     }
-    if (j->rc == 1 && !strcmp(j->old_hash, j->hash)) {
+    if (j->rc == VN_STORE_OK && !strcmp(j->old_hash, j->hash)) {
         set_free(j); /* already this photo */
         return;
     }
@@ -333,12 +337,12 @@ static void photo_read_done(vn_work_t *w)
         set_free(j);
         return;
     }
-    vn_store_submit(j->srv, &j->work, photo_write_work, photo_write_done);
+    vn_store_submit_ordered(j->srv, j->owner, &j->work, photo_write_work, photo_write_done);
 }
 
 static void photo_submit_read(set_job_t *j)
 {
-    vn_store_submit(j->srv, &j->work, photo_read_work, photo_read_done);
+    vn_store_submit_ordered(j->srv, j->owner, &j->work, photo_read_work, photo_read_done);
 }
 
 void vn_vcard_set_photo(vn_server_t *srv, const char *owner, const char *type, const char *binval)

@@ -105,7 +105,7 @@ static vn_result_t on_bind(vn_server_t *srv, void *ctx)
         load_job_t *j = vn_xcalloc(1, sizeof(*j));
         j->srv = srv;
         j->owner = vn_xstrdup(u->bare);
-        vn_store_submit(srv, &j->work, load_work, load_done);
+        vn_store_submit_ordered(srv, j->owner, &j->work, load_work, load_done);
     }
     ps->waiting = vn_xrealloc(ps->waiting, sizeof(*ps->waiting) * (size_t)(ps->nwaiting + 1));
     ps->waiting[ps->nwaiting++] = s;

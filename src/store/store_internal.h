@@ -1,7 +1,9 @@
-/* Hooks into the SQLite store for tests and benchmarks only.
+/* Hooks into the SQLite backend (store/sqlite/) for tests and benchmarks
+ * only.
  *
  * Not part of the storage interface (store.h): the server and vestnikctl must
- * not use them, and another backend need not provide them. */
+ * not use them, and another backend need not provide them (the calls that
+ * take a store refuse one of another backend with -1). */
 #ifndef VN_STORE_STORE_INTERNAL_H
 #define VN_STORE_STORE_INTERNAL_H
 

@@ -1,9 +1,8 @@
 /* Storage for multi-user chat (XEP-0045): persistent rooms, their
  * affiliations, and room archives (XEP-0313 on the room's JID).
  *
- * Same conventions as store.h: strings are normalised by the caller, calls
- * run on the storage thread, 0 success / 1 not found / -1 error, callbacks
- * must not call back into the store. The room configuration is an opaque
+ * Same conventions as store.h: strings are normalised by the caller; return
+ * codes, threads and callbacks as written there. The room configuration is an opaque
  * text the MUC module writes and reads back; store knows no XMPP.
  *
  * Rows: a room row (muc_rooms) owns its affiliations and its archive
@@ -23,24 +22,27 @@ typedef struct vn_muc_room_row {
     const char *subject_by;
 } vn_muc_room_row_t;
 
-/* Inserts or replaces the room row (affiliations and archive stay). */
+/* Inserts or replaces the room row (affiliations and archive stay). 0 or
+ * -1. */
 int vn_store_muc_room_put(vn_store_t *st, const char *service, const vn_muc_room_row_t *row);
 /* Calls room_cb once with the row, then aff_cb for each affiliation
- * (sorted by JID). 0 found, 1 no such room, -1 error. */
+ * (sorted by JID); either may be NULL. 0 found, 1 no such room, -1 error. */
 int vn_store_muc_room_load(vn_store_t *st, const char *room,
                            void (*room_cb)(const vn_muc_room_row_t *row, void *ud),
                            void (*aff_cb)(const char *jid, const char *affiliation,
                                           const char *reason, void *ud),
                            void *ud);
-/* Deletes the room with its affiliations and archive. 0, 1 none, -1. */
+/* Deletes the room with its affiliations and archive. 0, 1 no such room,
+ * -1. */
 int vn_store_muc_room_delete(vn_store_t *st, const char *room);
 /* Calls cb for each room of the service (sorted by JID); public_only skips
- * hidden rooms. At most limit rooms (0: no limit). */
+ * hidden rooms. At most limit rooms (0: no limit). 0 or -1. */
 int vn_store_muc_room_list(vn_store_t *st, const char *service, int public_only, int limit,
                            void (*cb)(const vn_muc_room_row_t *row, void *ud), void *ud);
 
 /* Sets a JID's affiliation with a stored room ("owner", "admin", "member",
- * "outcast"); "none" removes it. 0, -1 (also for an unknown room). */
+ * "outcast"); "none" removes it (none to remove is 0). 0 or -1 (also for
+ * an unknown room or affiliation). */
 int vn_store_muc_aff_set(vn_store_t *st, const char *room, const char *jid, const char *affiliation,
                          const char *reason);
 
@@ -59,7 +61,8 @@ int vn_store_muc_nicks(vn_store_t *st, const char *room,
 int vn_store_muc_owned_count(vn_store_t *st, const char *jid, int *count);
 
 /* The room archive: vn_store_archive_append / _query semantics (and cost
- * bounds) with the room's bare JID as owner; the room must be stored. */
+ * bounds, return codes) with the room's bare JID as owner; the room must be
+ * stored. */
 int vn_store_muc_archive_append(vn_store_t *st, const char *room, const char *id, int64_t ts_us,
                                 const char *with, const char *xml, size_t len);
 int vn_store_muc_archive_query(vn_store_t *st, const char *room, const vn_archive_query_t *q,

@@ -6,6 +6,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "store/store.h"
 #include "xmpp/jid.h"
 
 /* Hooks sorted by priority, built once from the module tables. */
@@ -194,6 +195,7 @@ const vn_cfg_key_t *const *vn_config_tables(void)
     int n = 0;
     tables[n++] = vn_core_config_keys;
     tables[n++] = vn_server_config_keys;
+    tables[n++] = vn_store_config_keys;
     for (const vn_module_t *const *m = vn_builtin_modules; *m && n < MAX_TABLES; m++)
         if ((*m)->config_keys) tables[n++] = (*m)->config_keys;
     tables[n] = NULL;

@@ -225,9 +225,12 @@ static void plain_hash_work(vn_work_t *w)
     x->password_ok = 0;
     if (x->lookup_rc != 0) return;
     for (int h = VN_SCRAM_SHA256; h >= 0; h--) {
-        if (x->account.scram[h].iterations == 0) continue;
-        x->password_ok = vn_scram_check_password((vn_scram_hash_t)h, x->password,
-                                                 strlen(x->password), &x->account.scram[h]);
+        vn_scram_creds_t c;
+        int r = vn_scram_creds_from_store((vn_scram_hash_t)h, &x->account.cred[h], &c);
+        if (r == 1) continue; /* no credentials for this hash */
+        x->password_ok = r == 0 && vn_scram_check_password((vn_scram_hash_t)h, x->password,
+                                                           strlen(x->password), &c);
+        OPENSSL_cleanse(&c, sizeof(c));
         break;
     }
 }
@@ -268,10 +271,13 @@ static void lookup_done(vn_work_t *w)
         vn_hash_submit(s->srv, &x->work, plain_hash_work, plain_hash_done);
         return;
     }
-    const vn_scram_creds_t *creds = NULL;
-    if (x->lookup_rc == 0 && x->account.scram[x->mech->hash].iterations > 0)
-        creds = &x->account.scram[x->mech->hash];
-    const char *sf = vn_scram_server_first(&x->scram, creds, NULL);
+    /* An unknown account, or none for this hash: the exchange goes on with
+     * made-up credentials (scram.h), so the answer does not tell. */
+    vn_scram_creds_t c;
+    int have = x->lookup_rc == 0 &&
+               vn_scram_creds_from_store(x->mech->hash, &x->account.cred[x->mech->hash], &c) == 0;
+    const char *sf = vn_scram_server_first(&x->scram, have ? &c : NULL, NULL);
+    OPENSSL_cleanse(&c, sizeof(c));
     if (!sf) {
         fail(s, "temporary-auth-failure", NULL, 0);
         vn_session_resume(s);
@@ -305,6 +311,8 @@ static vn_result_t start_lookup(vn_session_t *s)
         return VN_HANDLED;
     }
     vn_session_ref(s);
+    /* Unordered (xmpp/server.h): accounts change only through vestnikctl,
+     * another process, so no job of ours is there to wait for. */
     vn_store_submit(s->srv, &s->sasl->work, lookup_work, lookup_done);
     return VN_HOLD;
 }

@@ -19,6 +19,7 @@
 #include <openssl/rand.h>
 
 #include "core/mem.h"
+#include "store/store.h"
 
 /* s->state */
 enum { ST_INIT = 0, ST_CLIENT_FIRST, ST_SERVER_FIRST, ST_DONE };
@@ -178,6 +179,43 @@ int vn_scram_check_password(vn_scram_hash_t h, const char *password, size_t pwle
     OPENSSL_cleanse(stored, sizeof stored);
     OPENSSL_cleanse(server, sizeof server);
     return match;
+}
+
+_Static_assert(VN_SCRAM_NHASH <= VN_STORE_CRED_SLOTS, "a store slot per SCRAM hash");
+_Static_assert(VN_SCRAM_MAX_HASH <= VN_STORE_CRED_BYTES, "a SCRAM key fits a store key");
+_Static_assert(sizeof(((vn_scram_creds_t *)0)->salt) <= VN_STORE_CRED_BYTES,
+               "a SCRAM salt fits a store salt");
+
+void vn_scram_creds_to_store(vn_scram_hash_t h, const vn_scram_creds_t *c, vn_store_cred_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    size_t hl = vn_scram_hash_len(h);
+    if (!c || hl == 0 || c->iterations == 0) return; /* an empty slot */
+    out->iterations = c->iterations;
+    /* An oversized salt is passed on as it is: the store refuses it. */
+    out->salt_len = c->salt_len;
+    memcpy(out->salt, c->salt, c->salt_len <= sizeof(c->salt) ? c->salt_len : sizeof(c->salt));
+    out->key_len = hl;
+    memcpy(out->key[0], c->stored_key, hl);
+    memcpy(out->key[1], c->server_key, hl);
+}
+
+int vn_scram_creds_from_store(vn_scram_hash_t h, const vn_store_cred_t *in, vn_scram_creds_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (in->iterations == 0) return 1;
+    size_t hl = vn_scram_hash_len(h);
+    if (hl == 0 || in->key_len != hl || in->salt_len > sizeof(out->salt)) return -1;
+    memcpy(out->salt, in->salt, in->salt_len);
+    out->salt_len = in->salt_len;
+    out->iterations = in->iterations;
+    memcpy(out->stored_key, in->key[0], hl);
+    memcpy(out->server_key, in->key[1], hl);
+    if (!creds_valid(out)) {
+        OPENSSL_cleanse(out, sizeof(*out));
+        return -1;
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------------ */

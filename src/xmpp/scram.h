@@ -61,6 +61,19 @@ int vn_scram_derive_keys(vn_scram_hash_t h, const char *password, size_t pwlen,
 int vn_scram_check_password(vn_scram_hash_t h, const char *password, size_t pwlen,
                             const vn_scram_creds_t *c);
 
+/* The verifier of hash h as the store keeps it, and back. The store keeps
+ * it in slot h of an account's credentials (store/store.h vn_store_cred_t:
+ * key[0] is StoredKey, key[1] ServerKey) and never looks inside; this is
+ * the only place that knows the mapping. */
+struct vn_store_cred;
+void vn_scram_creds_to_store(vn_scram_hash_t h, const vn_scram_creds_t *c,
+                             struct vn_store_cred *out);
+/* 0 with *out set, 1 when the slot is empty, -1 when it does not hold a
+ * verifier for h (key length not h's, salt or iteration count out of
+ * range: a damaged row). *out is wiped unless 0. */
+int vn_scram_creds_from_store(vn_scram_hash_t h, const struct vn_store_cred *in,
+                              vn_scram_creds_t *out);
+
 typedef enum {
     VN_SCRAM_OK = 0,
     VN_SCRAM_ERR_MALFORMED,       /* SASL malformed-request */

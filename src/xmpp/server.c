@@ -77,8 +77,8 @@ void vn_server_metrics(const vn_server_t *srv, vn_buf_t *out)
         vn_pool_pending(srv->store_pool));
 }
 
-/* The store is touched only by the storage pool's single thread; work()
- * callbacks reach it through vn_store_of(). */
+/* The store is touched only by the storage pool's thread; work() callbacks
+ * reach it through vn_store_of(). */
 static vn_store_t *g_store;
 
 vn_store_t *vn_store_of(vn_work_t *w)
@@ -93,6 +93,32 @@ void vn_store_submit(vn_server_t *srv, vn_work_t *w, void (*work)(vn_work_t *),
     g_store = srv->store;
     srv->store_submits++;
     vn_pool_submit(srv->store_pool, w, work, done);
+}
+
+/* The guarantees of server.h come from the pool: one thread (vestnikd.c)
+ * that takes jobs in submission order, and done() callbacks run in the
+ * order the jobs finished. So an ordered job needs nothing more than its
+ * place in the queue, and a barrier is an empty job at the end of it
+ * (behind every owner's jobs, hence behind this owner's). A pool of
+ * several threads would keep one queue per shard of owners here and make
+ * the NULL barrier wait for every shard. */
+void vn_store_submit_ordered(vn_server_t *srv, const char *owner, vn_work_t *w,
+                             void (*work)(vn_work_t *), void (*done)(vn_work_t *))
+{
+    (void)owner;
+    vn_store_submit(srv, w, work, done);
+}
+
+static void barrier_work(vn_work_t *w)
+{
+    (void)w; /* reached when every earlier job has run */
+}
+
+void vn_store_barrier(vn_server_t *srv, const char *owner, vn_work_t *w,
+                      void (*done)(vn_work_t *))
+{
+    (void)owner;
+    vn_store_submit(srv, w, barrier_work, done);
 }
 
 void vn_hash_submit(vn_server_t *srv, vn_work_t *w, void (*work)(vn_work_t *),

@@ -44,7 +44,7 @@ struct vn_user {
 struct vn_server {
     vn_config_t cfg;
     vn_loop_t *loop;
-    vn_pool_t *store_pool; /* one thread: storage calls in submission order */
+    vn_pool_t *store_pool; /* one thread: the order vn_store_submit_ordered promises */
     vn_pool_t *hash_pool;  /* PBKDF2 for PLAIN and password changes */
     vn_store_t *store;     /* storage thread only */
     SSL_CTX *tls;
@@ -100,12 +100,48 @@ void vn_server_metrics(const vn_server_t *srv, vn_buf_t *out);
 /* Index of the served domain, or -1. d must be normalised. */
 int vn_server_domain_index(const vn_server_t *srv, const char *d);
 
-/* ---- storage and hashing off the loop ---- */
+/* ---- storage and hashing off the loop ----
+ *
+ * A storage job (vn_work_t, core/workpool.h) runs work() on the storage
+ * thread, where vn_store_of() gives the store, then done() on the loop
+ * thread. done() runs only after the job's writes have committed (group
+ * commit included, vestnikd.c): a job whose done() has run is durable.
+ *
+ * The order storage jobs keep, which is all a caller may rely on:
+ *  - vn_store_submit: none with respect to other jobs. For work nothing
+ *    else waits on or races with (the account lookup of a sign-in, a
+ *    listing for disco, retention).
+ *  - vn_store_submit_ordered: jobs submitted with the same owner run one at
+ *    a time, in submission order (each sees what the earlier ones wrote,
+ *    and no other ordered job of that owner runs while it does), and their
+ *    done() callbacks run in that order too. The owner names the rows the job
+ *    reads and writes, as the store keys them: an account's bare JID
+ *    (roster, offline queue, archive, blocklist, profile, PEP), a room's
+ *    bare JID, a pubsub service's JID; normalised, never NULL. Jobs of
+ *    other owners and unordered jobs may run before, after or between them.
+ *  - vn_store_barrier: done() (there is no work) runs after the done() of
+ *    every job submitted before it with the same owner; with owner NULL,
+ *    after every job submitted before it, of any owner, ordered or not.
+ *    A barrier is how a caller waits for writes it did not submit itself
+ *    (mod/presence.c waits for the contact's roster change; XEP-0198
+ *    acknowledgements in mod/sm.c wait for everything, since a client's
+ *    stanzas write under other owners: a recipient's offline queue or
+ *    archive, a room's archive).
+ *
+ * Implementation: one storage thread that runs every job in submission
+ * order (vestnikd.c), which keeps all of the above and more. Nothing may
+ * rely on more: a store served by several threads (one per shard of
+ * owners) changes these three functions, not their callers. */
 void vn_store_submit(vn_server_t *srv, vn_work_t *w, void (*work)(vn_work_t *),
                      void (*done)(vn_work_t *));
+void vn_store_submit_ordered(vn_server_t *srv, const char *owner, vn_work_t *w,
+                             void (*work)(vn_work_t *), void (*done)(vn_work_t *));
+void vn_store_barrier(vn_server_t *srv, const char *owner, vn_work_t *w,
+                      void (*done)(vn_work_t *));
+/* The store, from inside a work() callback on the storage thread. */
+vn_store_t *vn_store_of(vn_work_t *w);
+
 void vn_hash_submit(vn_server_t *srv, vn_work_t *w, void (*work)(vn_work_t *),
                     void (*done)(vn_work_t *));
-/* The server, from inside a work() callback on the storage thread. */
-vn_store_t *vn_store_of(vn_work_t *w);
 
 #endif

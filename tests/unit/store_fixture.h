@@ -21,7 +21,10 @@ typedef struct {
 static inline vn_store_t *fx_open(fx_t *fx)
 {
     char *err = NULL;
-    vn_store_t *st = vn_store_open(fx->dir, &err);
+    vn_config_t cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.data_dir = fx->dir; /* and the default backend */
+    vn_store_t *st = vn_store_open(&cfg, &err);
     if (!st) fprintf(stderr, "open: %s\n", err ? err : "?");
     free(err);
     assert_non_null(st);
@@ -39,9 +42,10 @@ static inline void fx_add_account(vn_store_t *st, const char *jid)
     vn_account_t a;
     memset(&a, 0, sizeof(a));
     snprintf(a.jid, sizeof(a.jid), "%s", jid);
-    for (int h = 0; h < VN_SCRAM_NHASH; h++) {
-        a.scram[h].salt_len = VN_SCRAM_SALT_LEN;
-        a.scram[h].iterations = 4096;
+    for (int h = 0; h < VN_STORE_CRED_SLOTS; h++) {
+        a.cred[h].salt_len = 16;
+        a.cred[h].iterations = 4096;
+        a.cred[h].key_len = 32;
     }
     assert_int_equal(vn_store_account_create(st, &a), 0);
 }

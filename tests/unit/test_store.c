@@ -1,4 +1,4 @@
-/* Unit tests for the SQLite store (src/store/store_sqlite.c).
+/* Unit tests for the SQLite store (src/store/sqlite/, through store.h).
  *
  * Each test gets a fresh directory from mkdtemp and removes it afterwards.
  * The durability tests fork a child that writes and is killed with SIGKILL,
@@ -24,6 +24,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "core/config.h"
 #include "core/log.h"
 #include "store/store.h"
 #include "store/store_pubsub.h"
@@ -70,14 +71,31 @@ static int teardown(void **state)
     return 0;
 }
 
+/* The store under dir with the default backend, as a configuration that
+ * sets only data_dir opens it. */
+static vn_store_t *open_dir(const char *dir, char **err)
+{
+    vn_config_t cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.data_dir = (char *)dir;
+    return vn_store_open(&cfg, err);
+}
+
 static vn_store_t *open_ok(fx_t *fx)
 {
     char *err = NULL;
-    vn_store_t *st = vn_store_open(fx->dir, &err);
+    vn_store_t *st = open_dir(fx->dir, &err);
     if (!st) fprintf(stderr, "open failed: %s\n", err ? err : "(no message)");
     assert_non_null(st);
     assert_null(err);
     return st;
+}
+
+static void assert_schema_latest(vn_store_t *st)
+{
+    int v = -1;
+    assert_int_equal(vn_store_schema_version(st, &v), 0);
+    assert_int_equal(v, vn_store_schema_latest());
 }
 
 /* Opens the database file directly, bypassing the store. */
@@ -106,16 +124,16 @@ static void make_account(vn_account_t *a, const char *jid, uint8_t seed)
 {
     memset(a, 0, sizeof(*a));
     snprintf(a->jid, sizeof(a->jid), "%s", jid);
-    for (int h = 0; h < VN_SCRAM_NHASH; h++) {
-        vn_scram_creds_t *c = &a->scram[h];
-        c->salt_len = VN_SCRAM_SALT_LEN;
+    for (int h = 0; h < VN_STORE_CRED_SLOTS; h++) {
+        vn_store_cred_t *c = &a->cred[h];
+        c->salt_len = 16;
         for (size_t i = 0; i < c->salt_len; i++)
             c->salt[i] = (uint8_t)(seed + h + i);
         c->iterations = 4096u + (uint32_t)seed;
-        size_t klen = h == VN_SCRAM_SHA1 ? 20 : 32;
-        for (size_t i = 0; i < klen; i++) {
-            c->stored_key[i] = (uint8_t)(seed * 3 + i);
-            c->server_key[i] = (uint8_t)(seed * 7 + i);
+        c->key_len = h == 0 ? 20 : 32; /* what SCRAM-SHA-1 and -256 keep there */
+        for (size_t i = 0; i < c->key_len; i++) {
+            c->key[0][i] = (uint8_t)(seed * 3 + i);
+            c->key[1][i] = (uint8_t)(seed * 7 + i);
         }
     }
 }
@@ -135,7 +153,7 @@ static void test_open_creates_private_files(void **state)
 {
     fx_t *fx = *state;
     fx->st = open_ok(fx);
-    assert_int_equal(vn_store_schema_version(fx->st), vn_store_schema_latest());
+    assert_schema_latest(fx->st);
 
     struct stat sb;
     assert_int_equal(stat(fx->dir, &sb), 0);
@@ -170,7 +188,7 @@ static void test_open_twice_is_idempotent(void **state)
     vn_store_close(fx->st);
 
     fx->st = open_ok(fx);
-    assert_int_equal(vn_store_schema_version(fx->st), vn_store_schema_latest());
+    assert_schema_latest(fx->st);
     vn_account_t a;
     assert_int_equal(vn_store_account_get(fx->st, "alice@example.org", &a), 0);
     int64_t n = -1;
@@ -179,7 +197,7 @@ static void test_open_twice_is_idempotent(void **state)
 
     /* A second connection at the same time (vestnikctl next to vestnikd). */
     char *err = NULL;
-    vn_store_t *st2 = vn_store_open(fx->dir, &err);
+    vn_store_t *st2 = open_dir(fx->dir, &err);
     assert_non_null(st2);
     assert_int_equal(vn_store_account_get(st2, "alice@example.org", &a), 0);
     vn_store_close(st2);
@@ -197,11 +215,72 @@ static void test_refuses_future_schema(void **state)
     sqlite3_close(db);
 
     char *err = NULL;
-    assert_null(vn_store_open(fx->dir, &err));
+    assert_null(open_dir(fx->dir, &err));
     assert_non_null(err);
     assert_non_null(strstr(err, "newer"));
     assert_non_null(strstr(err, "99"));
     free(err);
+}
+
+/* The backend is the one [store] backend names; the default is SQLite;
+ * a name this build does not have is refused at open with a message that
+ * names it, the key and the backends there are, and nothing is created. */
+static vn_store_t *open_config(fx_t *fx, const char *store_section, char **err)
+{
+    char path[256], text[512];
+    snprintf(path, sizeof(path), "%s/vestnik.conf", fx->tmp);
+    snprintf(text, sizeof(text), "[server]\ndata_dir = %s\n%s", fx->dir, store_section);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    const vn_cfg_key_t *const tables[] = {vn_core_config_keys, vn_store_config_keys, NULL};
+    vn_config_t cfg;
+    if (vn_config_load(path, &cfg, tables, err) != 0) return NULL;
+    vn_store_t *st = vn_store_open(&cfg, err);
+    vn_config_free(&cfg);
+    return st;
+}
+
+static void test_backend_from_config(void **state)
+{
+    fx_t *fx = *state;
+    char *err = NULL;
+    struct stat sb;
+
+    /* unknown: refused before anything is touched */
+    assert_null(open_config(fx, "[store]\nbackend = postgresql\n", &err));
+    assert_non_null(err);
+    assert_non_null(strstr(err, "unknown storage backend 'postgresql'"));
+    assert_non_null(strstr(err, "[store] backend"));
+    assert_non_null(strstr(err, "sqlite"));
+    free(err);
+    err = NULL;
+    assert_int_equal(stat(fx->dir, &sb), -1); /* data_dir not even created */
+    /* names are exact */
+    assert_null(open_config(fx, "[store]\nbackend = SQLite\n", &err));
+    assert_non_null(strstr(err, "unknown storage backend 'SQLite'"));
+    free(err);
+    err = NULL;
+    /* empty: refused by the configuration loader, with the line */
+    assert_null(open_config(fx, "[store]\nbackend =\n", &err));
+    assert_non_null(strstr(err, ":4: invalid value for [store] backend"));
+    free(err);
+    err = NULL;
+
+    /* named, and by default */
+    fx->st = open_config(fx, "[store]\nbackend = sqlite\n", &err);
+    assert_null(err);
+    assert_non_null(fx->st);
+    assert_string_equal(vn_store_backend_name(fx->st), "sqlite");
+    add_account(fx->st, "alice@example.org");
+    vn_store_close(fx->st);
+    fx->st = open_config(fx, "", &err);
+    assert_null(err);
+    assert_non_null(fx->st);
+    assert_string_equal(vn_store_backend_name(fx->st), "sqlite");
+    vn_account_t a;
+    assert_int_equal(vn_store_account_get(fx->st, "alice@example.org", &a), VN_STORE_OK);
 }
 
 static void test_open_errors(void **state)
@@ -215,7 +294,7 @@ static void test_open_errors(void **state)
     FILE *f = fopen(file, "w");
     assert_non_null(f);
     fclose(f);
-    assert_null(vn_store_open(file, &err));
+    assert_null(open_dir(file, &err));
     assert_non_null(err);
     free(err);
     err = NULL;
@@ -223,7 +302,7 @@ static void test_open_errors(void **state)
     /* parent of data_dir missing: not created recursively */
     char deep[256];
     snprintf(deep, sizeof(deep), "%s/no/such/dir", fx->tmp);
-    assert_null(vn_store_open(deep, &err));
+    assert_null(open_dir(deep, &err));
     assert_non_null(err);
     free(err);
     err = NULL;
@@ -237,7 +316,7 @@ static void test_open_errors(void **state)
     for (int i = 0; i < 256; i++)
         fputs("not a database ", f);
     fclose(f);
-    assert_null(vn_store_open(fx->dir, &err));
+    assert_null(open_dir(fx->dir, &err));
     assert_non_null(err);
     free(err);
 }
@@ -271,38 +350,62 @@ static void test_account_crud(void **state)
 
     assert_int_equal(vn_store_account_get(st, "alice@example.org", &got), 0);
     assert_string_equal(got.jid, "alice@example.org");
-    for (int h = 0; h < VN_SCRAM_NHASH; h++) {
-        size_t klen = h == VN_SCRAM_SHA1 ? 20 : 32;
-        assert_int_equal(got.scram[h].salt_len, a.scram[h].salt_len);
-        assert_memory_equal(got.scram[h].salt, a.scram[h].salt, a.scram[h].salt_len);
-        assert_int_equal(got.scram[h].iterations, a.scram[h].iterations);
-        assert_memory_equal(got.scram[h].stored_key, a.scram[h].stored_key, klen);
-        assert_memory_equal(got.scram[h].server_key, a.scram[h].server_key, klen);
+    /* the credentials come back as they went in, field by field */
+    for (int h = 0; h < VN_STORE_CRED_SLOTS; h++) {
+        const vn_store_cred_t *g = &got.cred[h], *w = &a.cred[h];
+        assert_int_equal(g->salt_len, w->salt_len);
+        assert_memory_equal(g->salt, w->salt, w->salt_len);
+        assert_int_equal(g->iterations, w->iterations);
+        assert_int_equal(g->key_len, w->key_len);
+        assert_memory_equal(g->key[0], w->key[0], w->key_len);
+        assert_memory_equal(g->key[1], w->key[1], w->key_len);
     }
 
-    /* set_creds replaces; an account with only SHA-256 keeps SHA-1 empty */
+    /* set_creds replaces; an empty slot stays empty; the store does not
+     * care what a slot holds (any key length, the full iteration range) */
     vn_account_t b;
     make_account(&b, "alice@example.org", 9);
-    memset(&b.scram[VN_SCRAM_SHA1], 0, sizeof(b.scram[VN_SCRAM_SHA1]));
-    b.scram[VN_SCRAM_SHA256].iterations = UINT32_MAX; /* full range survives */
+    memset(&b.cred[0], 0, sizeof(b.cred[0]));
+    b.cred[1].iterations = UINT32_MAX;
+    b.cred[1].key_len = VN_STORE_CRED_BYTES;
     assert_int_equal(vn_store_account_set_creds(st, &b), 0);
     assert_int_equal(vn_store_account_get(st, "alice@example.org", &got), 0);
-    assert_int_equal(got.scram[VN_SCRAM_SHA1].iterations, 0);
-    assert_int_equal(got.scram[VN_SCRAM_SHA1].salt_len, 0);
-    assert_int_equal(got.scram[VN_SCRAM_SHA256].iterations, UINT32_MAX);
-    assert_memory_equal(got.scram[VN_SCRAM_SHA256].stored_key, b.scram[VN_SCRAM_SHA256].stored_key,
-                        32);
+    assert_int_equal(got.cred[0].iterations, 0);
+    assert_int_equal(got.cred[0].salt_len, 0);
+    assert_int_equal(got.cred[0].key_len, 0);
+    assert_int_equal(got.cred[1].iterations, UINT32_MAX);
+    assert_int_equal(got.cred[1].key_len, VN_STORE_CRED_BYTES);
+    assert_memory_equal(got.cred[1].key[1], b.cred[1].key[1], VN_STORE_CRED_BYTES);
 
     vn_account_t nobody;
     make_account(&nobody, "nobody@example.org", 1);
     assert_int_equal(vn_store_account_set_creds(st, &nobody), 1);
 
-    /* an oversized salt is a caller bug, not silently truncated */
+    /* oversized fields are a caller bug, refused rather than truncated */
     vn_account_t bad;
     make_account(&bad, "bad@example.org", 1);
-    bad.scram[0].salt_len = sizeof(bad.scram[0].salt) + 1;
+    bad.cred[0].salt_len = sizeof(bad.cred[0].salt) + 1;
+    assert_int_equal(vn_store_account_create(st, &bad), -1);
+    make_account(&bad, "bad@example.org", 1);
+    bad.cred[1].key_len = sizeof(bad.cred[1].key[0]) + 1;
+    assert_int_equal(vn_store_account_create(st, &bad), -1);
+    make_account(&bad, "bad@example.org", 1);
+    bad.cred[1].key_len = 0;
     assert_int_equal(vn_store_account_create(st, &bad), -1);
     assert_int_equal(vn_store_account_get(st, "bad@example.org", &got), 1);
+
+    /* a damaged row (keys of different lengths) is an error, not half an
+     * answer */
+    make_account(&bad, "bad@example.org", 1);
+    assert_int_equal(vn_store_account_create(st, &bad), 0);
+    sqlite3 *db = raw_open(fx);
+    assert_int_equal(sqlite3_exec(db,
+                                  "UPDATE accounts SET sha256_server_key = x'00' "
+                                  "WHERE jid = 'bad@example.org'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(vn_store_account_get(st, "bad@example.org", &got), -1);
 
     assert_int_equal(vn_store_account_delete(st, "alice@example.org"), 0);
     assert_int_equal(vn_store_account_delete(st, "alice@example.org"), 1);
@@ -1497,11 +1600,11 @@ static void test_migrate_from_v1(void **state)
 
     fx->st = open_ok(fx);
     vn_store_t *st = fx->st;
-    assert_int_equal(vn_store_schema_version(st), vn_store_schema_latest());
+    assert_schema_latest(st);
 
     vn_account_t a;
     assert_int_equal(vn_store_account_get(st, "old@example.org", &a), 0);
-    assert_int_equal(a.scram[VN_SCRAM_SHA256].iterations, 0);
+    assert_int_equal(a.cred[1].iterations, 0);
     uint64_t ver;
     roster_list_t l = {0};
     assert_int_equal(vn_store_roster_load(st, "old@example.org", &ver, collect_item, &l), 0);
@@ -1525,7 +1628,7 @@ static void test_migrate_from_v1(void **state)
 
     /* reopening a version-2 database changes nothing */
     fx->st = open_ok(fx);
-    assert_int_equal(vn_store_schema_version(fx->st), vn_store_schema_latest());
+    assert_schema_latest(fx->st);
     assert_int_equal(raw_count(fx, "SELECT count(*) FROM archive"), 1);
 
     /* the hook never downgrades and refuses unknown versions */
@@ -1560,7 +1663,7 @@ static void test_migrate_pubsub_creator(void **state)
     assert_int_equal(sqlite3_exec(db, fill, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     fx->st = open_ok(fx);
-    assert_int_equal(vn_store_schema_version(fx->st), vn_store_schema_latest());
+    assert_schema_latest(fx->st);
     int64_t n = -1;
     assert_int_equal(vn_store_ps_node_count_by(fx->st, "pubsub.example.org", "old@example.org", &n),
                      0);
@@ -1593,7 +1696,7 @@ static void test_group_commit(void **state)
     assert_int_equal(vn_store_offline_push(st, "alice@example.org", "<m2/>", 5, &id), 0);
     /* another connection sees nothing yet */
     char *err = NULL;
-    vn_store_t *other = vn_store_open(fx->dir, &err);
+    vn_store_t *other = open_dir(fx->dir, &err);
     assert_non_null(other);
     int64_t n = -1;
     assert_int_equal(vn_store_offline_count(other, "alice@example.org", &n), 0);
@@ -1716,7 +1819,7 @@ static int g_dur_archive;
 static void dur_child(const char *dir, int fd, int self_kill_at)
 {
     char *err = NULL;
-    vn_store_t *st = vn_store_open(dir, &err);
+    vn_store_t *st = open_dir(dir, &err);
     if (!st) _exit(2);
     for (int64_t i = 0; i < 1000000; i++) {
         char xml[256];
@@ -1903,6 +2006,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_twice_is_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuses_future_schema, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_backend_from_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_account_crud, setup, teardown),
         cmocka_unit_test_setup_teardown(test_account_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_callback_reentry_refused, setup, teardown),

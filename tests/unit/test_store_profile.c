@@ -38,10 +38,12 @@ static void test_vcard_absent(void **state)
 {
     fx_t *fx = *state;
     char *xml = (char *)1, *hash = (char *)1;
-    assert_int_equal(vn_store_vcard_get(fx->st, "alice@localhost", &xml, &hash), 0);
+    assert_int_equal(vn_store_vcard_get(fx->st, "alice@localhost", &xml, &hash),
+                     VN_STORE_NOT_FOUND);
     assert_null(xml);
     assert_null(hash);
-    assert_int_equal(vn_store_vcard_get(fx->st, "nobody@localhost", NULL, &hash), 0);
+    assert_int_equal(vn_store_vcard_get(fx->st, "nobody@localhost", NULL, &hash),
+                     VN_STORE_NOT_FOUND);
 }
 
 static void test_vcard_set_get_replace(void **state)
@@ -51,7 +53,7 @@ static void test_vcard_set_get_replace(void **state)
     const char *v2 = "<vCard xmlns='vcard-temp'><PHOTO><BINVAL>AAAA</BINVAL></PHOTO></vCard>";
     assert_int_equal(vn_store_vcard_set(fx->st, "alice@localhost", v1, NULL), 0);
     char *xml, *hash;
-    assert_int_equal(vn_store_vcard_get(fx->st, "alice@localhost", &xml, &hash), 1);
+    assert_int_equal(vn_store_vcard_get(fx->st, "alice@localhost", &xml, &hash), VN_STORE_OK);
     assert_string_equal(xml, v1);
     assert_string_equal(hash, ""); /* NULL hash stored as "no photo" */
     free(xml);
@@ -60,17 +62,18 @@ static void test_vcard_set_get_replace(void **state)
                                         "1489f923c4dca729178b3e3233458550d8dddf29"),
                      0);
     /* hash only: the photo is not read */
-    assert_int_equal(vn_store_vcard_get(fx->st, "alice@localhost", NULL, &hash), 1);
+    assert_int_equal(vn_store_vcard_get(fx->st, "alice@localhost", NULL, &hash), VN_STORE_OK);
     assert_string_equal(hash, "1489f923c4dca729178b3e3233458550d8dddf29");
     free(hash);
-    assert_int_equal(vn_store_vcard_get(fx->st, "alice@localhost", &xml, NULL), 1);
+    assert_int_equal(vn_store_vcard_get(fx->st, "alice@localhost", &xml, NULL), VN_STORE_OK);
     assert_string_equal(xml, v2);
     free(xml);
     /* the other account is untouched */
-    assert_int_equal(vn_store_vcard_get(fx->st, "боб@испытание.рф", &xml, NULL), 0);
+    assert_int_equal(vn_store_vcard_get(fx->st, "боб@испытание.рф", &xml, NULL),
+                     VN_STORE_NOT_FOUND);
     /* removal */
     assert_int_equal(vn_store_vcard_set(fx->st, "alice@localhost", NULL, NULL), 0);
-    assert_int_equal(vn_store_vcard_get(fx->st, "alice@localhost", &xml, NULL), 0);
+    assert_int_equal(vn_store_vcard_get(fx->st, "alice@localhost", &xml, NULL), VN_STORE_NOT_FOUND);
 }
 
 static void test_vcard_needs_account(void **state)
@@ -84,7 +87,8 @@ static void test_private_per_namespace(void **state)
 {
     fx_t *fx = *state;
     char *xml;
-    assert_int_equal(vn_store_private_get(fx->st, "alice@localhost", "ex:a", &xml), 0);
+    assert_int_equal(vn_store_private_get(fx->st, "alice@localhost", "ex:a", &xml),
+                     VN_STORE_NOT_FOUND);
     assert_null(xml);
     assert_int_equal(
         vn_store_private_set(fx->st, "alice@localhost", "ex:a", "<a xmlns='ex:a'>1</a>", 0), 0);
@@ -92,17 +96,19 @@ static void test_private_per_namespace(void **state)
         vn_store_private_set(fx->st, "alice@localhost", "ex:b", "<b xmlns='ex:b'/>", 0), 0);
     assert_int_equal(
         vn_store_private_set(fx->st, "alice@localhost", "ex:a", "<a xmlns='ex:a'>2</a>", 0), 0);
-    assert_int_equal(vn_store_private_get(fx->st, "alice@localhost", "ex:a", &xml), 1);
+    assert_int_equal(vn_store_private_get(fx->st, "alice@localhost", "ex:a", &xml), VN_STORE_OK);
     assert_string_equal(xml, "<a xmlns='ex:a'>2</a>");
     free(xml);
-    assert_int_equal(vn_store_private_get(fx->st, "alice@localhost", "ex:b", &xml), 1);
+    assert_int_equal(vn_store_private_get(fx->st, "alice@localhost", "ex:b", &xml), VN_STORE_OK);
     free(xml);
     /* per account */
-    assert_int_equal(vn_store_private_get(fx->st, "боб@испытание.рф", "ex:a", &xml), 0);
+    assert_int_equal(vn_store_private_get(fx->st, "боб@испытание.рф", "ex:a", &xml),
+                     VN_STORE_NOT_FOUND);
     /* removal of one namespace */
     assert_int_equal(vn_store_private_set(fx->st, "alice@localhost", "ex:b", NULL, 0), 0);
-    assert_int_equal(vn_store_private_get(fx->st, "alice@localhost", "ex:b", &xml), 0);
-    assert_int_equal(vn_store_private_get(fx->st, "alice@localhost", "ex:a", &xml), 1);
+    assert_int_equal(vn_store_private_get(fx->st, "alice@localhost", "ex:b", &xml),
+                     VN_STORE_NOT_FOUND);
+    assert_int_equal(vn_store_private_get(fx->st, "alice@localhost", "ex:a", &xml), VN_STORE_OK);
     free(xml);
 }
 
@@ -111,13 +117,15 @@ static void test_private_quota(void **state)
     fx_t *fx = *state;
     assert_int_equal(vn_store_private_set(fx->st, "alice@localhost", "ex:1", "<x/>", 2), 0);
     assert_int_equal(vn_store_private_set(fx->st, "alice@localhost", "ex:2", "<x/>", 2), 0);
-    assert_int_equal(vn_store_private_set(fx->st, "alice@localhost", "ex:3", "<x/>", 2), -2);
+    assert_int_equal(vn_store_private_set(fx->st, "alice@localhost", "ex:3", "<x/>", 2),
+                     VN_STORE_FULL);
     /* replacing within the quota is fine */
     assert_int_equal(vn_store_private_set(fx->st, "alice@localhost", "ex:2", "<y/>", 2), 0);
     /* another account has its own quota */
     assert_int_equal(vn_store_private_set(fx->st, "боб@испытание.рф", "ex:3", "<x/>", 2), 0);
     char *xml;
-    assert_int_equal(vn_store_private_get(fx->st, "alice@localhost", "ex:3", &xml), 0);
+    assert_int_equal(vn_store_private_get(fx->st, "alice@localhost", "ex:3", &xml),
+                     VN_STORE_NOT_FOUND);
 }
 
 static void test_cascade_and_reopen(void **state)
@@ -131,16 +139,17 @@ static void test_cascade_and_reopen(void **state)
     vn_store_close(fx->st);
     fx->st = fx_open(fx);
     char *xml, *hash;
-    assert_int_equal(vn_store_vcard_get(fx->st, "alice@localhost", NULL, &hash), 1);
+    assert_int_equal(vn_store_vcard_get(fx->st, "alice@localhost", NULL, &hash), VN_STORE_OK);
     assert_string_equal(hash, "ab");
     free(hash);
     assert_int_equal(vn_store_account_delete(fx->st, "alice@localhost"), 0);
-    assert_int_equal(vn_store_vcard_get(fx->st, "alice@localhost", &xml, NULL), 0);
-    assert_int_equal(vn_store_private_get(fx->st, "alice@localhost", "ex:a", &xml), 0);
+    assert_int_equal(vn_store_vcard_get(fx->st, "alice@localhost", &xml, NULL), VN_STORE_NOT_FOUND);
+    assert_int_equal(vn_store_private_get(fx->st, "alice@localhost", "ex:a", &xml),
+                     VN_STORE_NOT_FOUND);
     /* a new account of the same name starts empty */
     fx_add_account(fx->st, "alice@localhost");
-    assert_int_equal(vn_store_vcard_get(fx->st, "alice@localhost", &xml, NULL), 0);
-    assert_int_equal(vn_store_vcard_get(fx->st, "боб@испытание.рф", &xml, NULL), 1);
+    assert_int_equal(vn_store_vcard_get(fx->st, "alice@localhost", &xml, NULL), VN_STORE_NOT_FOUND);
+    assert_int_equal(vn_store_vcard_get(fx->st, "боб@испытание.рф", &xml, NULL), VN_STORE_OK);
     free(xml);
 }
 
@@ -149,22 +158,24 @@ static void test_last_activity(void **state)
     fx_t *fx = *state;
     int64_t ts;
     char *status;
-    assert_int_equal(vn_store_last_get(fx->st, "alice@localhost", &ts, &status), 0);
+    assert_int_equal(vn_store_last_get(fx->st, "alice@localhost", &ts, &status),
+                     VN_STORE_NOT_FOUND);
     assert_null(status);
     assert_int_equal(vn_store_last_set(fx->st, "alice@localhost", 1000, "Ушла"), 0);
     assert_int_equal(vn_store_last_set(fx->st, "alice@localhost", 2000, NULL), 0); /* replaced */
     assert_int_equal(vn_store_last_set(fx->st, "боб@испытание.рф", 1500, "away"), 0);
     assert_int_equal(vn_store_last_set(fx->st, "ghost@localhost", 1, ""), -1); /* no account */
     fx_reopen(fx);
-    assert_int_equal(vn_store_last_get(fx->st, "alice@localhost", &ts, &status), 1);
+    assert_int_equal(vn_store_last_get(fx->st, "alice@localhost", &ts, &status), VN_STORE_OK);
     assert_int_equal(ts, 2000);
     assert_string_equal(status, "");
     free(status);
-    assert_int_equal(vn_store_last_get(fx->st, "боб@испытание.рф", &ts, &status), 1);
+    assert_int_equal(vn_store_last_get(fx->st, "боб@испытание.рф", &ts, &status), VN_STORE_OK);
     assert_string_equal(status, "away");
     free(status);
     assert_int_equal(vn_store_account_delete(fx->st, "alice@localhost"), 0);
-    assert_int_equal(vn_store_last_get(fx->st, "alice@localhost", &ts, &status), 0);
+    assert_int_equal(vn_store_last_get(fx->st, "alice@localhost", &ts, &status),
+                     VN_STORE_NOT_FOUND);
 }
 
 int main(void)

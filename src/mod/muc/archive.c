@@ -16,8 +16,9 @@
 void muc_archive_append(muc_room_t *r, const char *id, int64_t ts_us, const char *with,
                         const char *xml, size_t len)
 {
-    /* The room row must be written first; muc_room_save() queued it when
-     * the room became persistent, and the storage thread is FIFO. */
+    /* The room row must be written first: muc_room_save() submitted it when
+     * the room became persistent, as an ordered job of the room, like this
+     * append (mam_query.h). */
     vn_mam_submit_append(r->svc->srv, vn_store_muc_archive_append, r->jid, with, id, ts_us,
                          vn_xstrndup(xml, len), len);
 }

@@ -12,7 +12,10 @@
  *   register.c     nick registration (§7.10), x-roomuser-item (§7.2.4)
  *
  * Threading: everything here runs on the loop thread; storage goes through
- * vn_store_submit jobs (store/store_muc.h).
+ * storage jobs (store/store_muc.h); those that write or load a room are
+ * ordered jobs of the room's JID (xmpp/server.h), so its row, its
+ * affiliations and its archive are written in the order they were
+ * submitted.
  *
  * Ownership: the service owns its rooms (map by bare JID); a room owns its
  * occupants, history and pending broadcasts. A room that is destroyed or

@@ -89,15 +89,16 @@ static void nick_done(vn_work_t *w)
     free(j);
 }
 
-/* Submitted after the affiliation write it depends on (the storage
- * thread is FIFO). */
+/* Ordered under the room's JID, like the affiliation writes (room.c): it
+ * runs after the affiliation row it lives on is written, and a later
+ * affiliation change (which may drop the nick) runs after it. */
 static void nick_store(muc_room_t *r, const char *bare, const char *nick)
 {
     nick_job_t *j = vn_xcalloc(1, sizeof(*j));
     j->room = vn_xstrdup(r->jid);
     j->jid = vn_xstrdup(bare);
     j->nick = vn_xstrdup(nick ? nick : "");
-    vn_store_submit(r->svc->srv, &j->work, nick_work, nick_done);
+    vn_store_submit_ordered(r->svc->srv, j->room, &j->work, nick_work, nick_done);
 }
 
 static void store_one(const char *key, void *value, void *ud)

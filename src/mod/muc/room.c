@@ -193,7 +193,7 @@ static void aff_store(muc_room_t *r, const char *bare, muc_aff_t a, const char *
     j->jid = vn_xstrdup(bare);
     j->aff = muc_aff_name(a);
     j->reason = vn_xstrdup(reason ? reason : "");
-    vn_store_submit(r->svc->srv, &j->work, aff_work, aff_done);
+    vn_store_submit_ordered(r->svc->srv, j->room, &j->work, aff_work, aff_done);
 }
 
 void muc_aff_put(muc_room_t *r, const char *bare, muc_aff_t a, const char *reason)
@@ -410,8 +410,9 @@ void muc_room_save(muc_room_t *r)
         r->stored = 1;
         muc_room_quota_sync(r);
     }
-    vn_store_submit(r->svc->srv, &j->work, save_work, save_done);
-    /* Reserved nicks live on the affiliation rows just written (FIFO). */
+    vn_store_submit_ordered(r->svc->srv, j->jid, &j->work, save_work, save_done);
+    /* Reserved nicks live on the affiliation rows just written (ordered
+     * after them under the room's JID). */
     if (first) muc_reg_store_all(r);
 }
 
@@ -439,7 +440,7 @@ void muc_room_delete_stored(muc_room_t *r)
     muc_room_quota_sync(r);
     del_job_t *j = vn_xcalloc(1, sizeof(*j));
     j->jid = vn_xstrdup(r->jid);
-    vn_store_submit(r->svc->srv, &j->work, del_work, del_done);
+    vn_store_submit_ordered(r->svc->srv, j->jid, &j->work, del_work, del_done);
 }
 
 /* ---- stanzas waiting for storage ---- */
@@ -556,6 +557,8 @@ void muc_room_quota_lookup(muc_room_t *r, const char *bare)
     muc_room_ref(r);
     j->r = r;
     j->bare = vn_xstrdup(bare);
+    /* Unordered: it counts over every room; muc_room_quota_ok allows for
+     * the rooms saved meanwhile. */
     vn_store_submit(r->svc->srv, &j->work, quota_work, quota_done);
 }
 
@@ -688,7 +691,7 @@ void muc_room_load(muc_room_t *r)
     j->r = r;
     j->jid = vn_xstrdup(r->jid);
     j->hist_max = r->svc->srv->cfg.muc_max_history;
-    vn_store_submit(r->svc->srv, &j->work, load_work, load_done);
+    vn_store_submit_ordered(r->svc->srv, j->jid, &j->work, load_work, load_done);
 }
 
 static void free_room_cb(const char *key, void *value, void *ud)

@@ -850,7 +850,9 @@ void ps_job_discard(ps_job_t *j)
 
 void ps_job_submit(ps_job_t *j)
 {
-    vn_store_submit(j->srv, &j->work, ps_work, ps_done);
+    /* In order per service (for PEP, the account): a node is created
+     * before it is published to, and items keep the order of publication. */
+    vn_store_submit_ordered(j->srv, j->service, &j->work, ps_work, ps_done);
 }
 
 void ps_job_error_reply(ps_job_t *j)

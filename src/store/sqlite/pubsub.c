@@ -1,15 +1,13 @@
 /* SQLite storage for publish-subscribe (XEP-0060) nodes, items,
  * affiliations and subscriptions, for PEP (XEP-0163) and the pubsub
  * service. See store_pubsub.h. */
-#include "store/store_pubsub.h"
-
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/mem.h"
-#include "store/sqlite_priv.h"
+#include "store/sqlite/sqlite.h"
 
-/* Schema migration 4 (see k_migrations in store_sqlite.c).
+/* Schema migration 4 (see k_migrations in schema.c).
  * Items are ordered by seq (per node, increasing with every publish), so
  * "the newest N" and "trim to N" read one index range. */
 const char vn_store_schema_pubsub[] =
@@ -123,6 +121,15 @@ static const char k_subs_of[] =
     " JOIN pubsub_nodes n ON n.id = s.node_id WHERE n.service = ?1 AND (s.jid = ?2"
     " OR substr(s.jid, 1, length(?2) + 1) = ?2 || '/') ORDER BY n.node, s.jid";
 
+const char *const vn_sqlite_pubsub_sql[] = {
+    k_node_get,   k_node_insert,   k_node_set_config, k_node_delete,   k_node_list,
+    k_node_count, k_node_count_by, k_node_list_aff,   k_item_next_seq, k_item_put,
+    k_item_trim,  k_item_get,      k_items_newest,    k_item_delete,   k_items_purge,
+    k_item_count, k_aff_set,       k_aff_del,         k_aff_get,       k_aff_list,
+    k_sub_set,    k_sub_del,       k_sub_get,         k_sub_list,      k_subs_of,
+    NULL,
+};
+
 static void copy_out(const unsigned char *v, char *out, size_t cap)
 {
     if (!out || !cap) return;
@@ -141,8 +148,8 @@ static int step_one(vn_store_t *st, sqlite3_stmt *s, const char *what)
     return vn_sql_fail(st, what);
 }
 
-int vn_store_ps_node_get(vn_store_t *st, const char *service, const char *node, int64_t *id,
-                         char **config)
+static int node_get(vn_store_t *st, const char *service, const char *node, int64_t *id,
+                    char **config)
 {
     if (config) *config = NULL;
     if (vn_sql_guard(st, __func__)) return -1;
@@ -159,18 +166,12 @@ int vn_store_ps_node_get(vn_store_t *st, const char *service, const char *node, 
     return r;
 }
 
-int vn_store_ps_node_create(vn_store_t *st, const char *service, const char *node,
-                            const char *owner_account, const char *config, int64_t *id)
-{
-    return vn_store_ps_node_create_by(st, service, node, owner_account, NULL, config, id);
-}
-
-int vn_store_ps_node_create_by(vn_store_t *st, const char *service, const char *node,
-                               const char *owner_account, const char *creator, const char *config,
-                               int64_t *id)
+static int node_create_by(vn_store_t *st, const char *service, const char *node,
+                          const char *owner_account, const char *creator, const char *config,
+                          int64_t *id)
 {
     int64_t existing;
-    int r = vn_store_ps_node_get(st, service, node, &existing, NULL);
+    int r = node_get(st, service, node, &existing, NULL);
     if (r < 0) return -1;
     if (r == 0) {
         if (id) *id = existing;
@@ -188,17 +189,18 @@ int vn_store_ps_node_create_by(vn_store_t *st, const char *service, const char *
     return 0;
 }
 
-int vn_store_ps_node_set_config(vn_store_t *st, int64_t id, const char *config)
+static int node_set_config(vn_store_t *st, int64_t id, const char *config)
 {
     if (vn_sql_guard(st, __func__)) return -1;
     sqlite3_stmt *s = vn_sql_stmt(st, k_node_set_config);
     if (!s) return -1;
     sqlite3_bind_int64(s, 1, id);
     vn_sql_bind_text(s, 2, config ? config : "");
-    return vn_sql_exec(st, s, "pubsub node config");
+    if (vn_sql_exec(st, s, "pubsub node config") < 0) return -1;
+    return sqlite3_changes(vn_sql_db(st)) > 0 ? 0 : 1;
 }
 
-int vn_store_ps_node_delete(vn_store_t *st, int64_t id)
+static int node_delete(vn_store_t *st, int64_t id)
 {
     if (vn_sql_guard(st, __func__)) return -1;
     sqlite3_stmt *s = vn_sql_stmt(st, k_node_delete);
@@ -208,9 +210,9 @@ int vn_store_ps_node_delete(vn_store_t *st, int64_t id)
     return sqlite3_changes(vn_sql_db(st)) > 0 ? 0 : 1;
 }
 
-int vn_store_ps_node_list(vn_store_t *st, const char *service,
-                          void (*cb)(int64_t id, const char *node, const char *config, void *ud),
-                          void *ud)
+static int node_list(vn_store_t *st, const char *service,
+                     void (*cb)(int64_t id, const char *node, const char *config, void *ud),
+                     void *ud)
 {
     if (vn_sql_guard(st, __func__)) return -1;
     sqlite3_stmt *s = vn_sql_stmt(st, k_node_list);
@@ -244,13 +246,12 @@ static int count_query(vn_store_t *st, const char *sql, const char *text, int64_
     return r == 0 ? 0 : -1;
 }
 
-int vn_store_ps_node_count(vn_store_t *st, const char *service, int64_t *count)
+static int node_count(vn_store_t *st, const char *service, int64_t *count)
 {
     return count_query(st, k_node_count, service, 0, count, "pubsub node count");
 }
 
-int vn_store_ps_node_count_by(vn_store_t *st, const char *service, const char *creator,
-                              int64_t *count)
+static int node_count_by(vn_store_t *st, const char *service, const char *creator, int64_t *count)
 {
     if (vn_sql_guard(st, __func__)) return -1;
     sqlite3_stmt *s = vn_sql_stmt(st, k_node_count_by);
@@ -263,10 +264,10 @@ int vn_store_ps_node_count_by(vn_store_t *st, const char *service, const char *c
     return r == 0 ? 0 : -1;
 }
 
-int vn_store_ps_node_list_aff(vn_store_t *st, const char *service, const char *jid,
-                              void (*cb)(int64_t id, const char *node, const char *config,
-                                         const char *aff, void *ud),
-                              void *ud)
+static int node_list_aff(vn_store_t *st, const char *service, const char *jid,
+                         void (*cb)(int64_t id, const char *node, const char *config,
+                                    const char *aff, void *ud),
+                         void *ud)
 {
     if (vn_sql_guard(st, __func__)) return -1;
     sqlite3_stmt *s = vn_sql_stmt(st, k_node_list_aff);
@@ -285,8 +286,7 @@ int vn_store_ps_node_list_aff(vn_store_t *st, const char *service, const char *j
     return ret;
 }
 
-int vn_store_ps_item_put(vn_store_t *st, int64_t node_id, const vn_ps_item_t *it, int keep,
-                         int *evicted)
+static int item_put(vn_store_t *st, int64_t node_id, const vn_ps_item_t *it, int keep, int *evicted)
 {
     if (evicted) *evicted = 0;
     if (vn_sql_guard(st, __func__)) return -1;
@@ -337,8 +337,8 @@ static void item_row(vn_store_t *st, sqlite3_stmt *s, void (*cb)(const vn_ps_ite
     vn_sql_callback_leave(st);
 }
 
-int vn_store_ps_item_get(vn_store_t *st, int64_t node_id, const char *item_id,
-                         void (*cb)(const vn_ps_item_t *it, void *ud), void *ud)
+static int item_get(vn_store_t *st, int64_t node_id, const char *item_id,
+                    void (*cb)(const vn_ps_item_t *it, void *ud), void *ud)
 {
     if (vn_sql_guard(st, __func__)) return -1;
     sqlite3_stmt *s = vn_sql_stmt(st, k_item_get);
@@ -351,8 +351,8 @@ int vn_store_ps_item_get(vn_store_t *st, int64_t node_id, const char *item_id,
     return r;
 }
 
-int vn_store_ps_items(vn_store_t *st, int64_t node_id, int max,
-                      void (*cb)(const vn_ps_item_t *it, void *ud), void *ud)
+static int items(vn_store_t *st, int64_t node_id, int max,
+                 void (*cb)(const vn_ps_item_t *it, void *ud), void *ud)
 {
     if (vn_sql_guard(st, __func__)) return -1;
     sqlite3_stmt *s = vn_sql_stmt(st, k_items_newest);
@@ -367,7 +367,7 @@ int vn_store_ps_items(vn_store_t *st, int64_t node_id, int max,
     return ret;
 }
 
-int vn_store_ps_item_delete(vn_store_t *st, int64_t node_id, const char *item_id)
+static int item_delete(vn_store_t *st, int64_t node_id, const char *item_id)
 {
     if (vn_sql_guard(st, __func__)) return -1;
     sqlite3_stmt *s = vn_sql_stmt(st, k_item_delete);
@@ -378,7 +378,7 @@ int vn_store_ps_item_delete(vn_store_t *st, int64_t node_id, const char *item_id
     return sqlite3_changes(vn_sql_db(st)) > 0 ? 0 : 1;
 }
 
-int vn_store_ps_items_purge(vn_store_t *st, int64_t node_id)
+static int items_purge(vn_store_t *st, int64_t node_id)
 {
     if (vn_sql_guard(st, __func__)) return -1;
     sqlite3_stmt *s = vn_sql_stmt(st, k_items_purge);
@@ -387,7 +387,7 @@ int vn_store_ps_items_purge(vn_store_t *st, int64_t node_id)
     return vn_sql_exec(st, s, "pubsub items purge");
 }
 
-int vn_store_ps_items_trim(vn_store_t *st, int64_t node_id, int keep)
+static int items_trim(vn_store_t *st, int64_t node_id, int keep)
 {
     if (vn_sql_guard(st, __func__)) return -1;
     if (keep < 1) return 0;
@@ -398,12 +398,12 @@ int vn_store_ps_items_trim(vn_store_t *st, int64_t node_id, int keep)
     return vn_sql_exec(st, s, "pubsub item trim");
 }
 
-int vn_store_ps_item_count(vn_store_t *st, int64_t node_id, int64_t *count)
+static int item_count(vn_store_t *st, int64_t node_id, int64_t *count)
 {
     return count_query(st, k_item_count, NULL, node_id, count, "pubsub item count");
 }
 
-int vn_store_ps_aff_set(vn_store_t *st, int64_t node_id, const char *jid, const char *aff)
+static int aff_set(vn_store_t *st, int64_t node_id, const char *jid, const char *aff)
 {
     if (vn_sql_guard(st, __func__)) return -1;
     int del = !aff || !strcmp(aff, "none");
@@ -415,7 +415,7 @@ int vn_store_ps_aff_set(vn_store_t *st, int64_t node_id, const char *jid, const 
     return vn_sql_exec(st, s, "pubsub affiliation set");
 }
 
-int vn_store_ps_aff_get(vn_store_t *st, int64_t node_id, const char *jid, char *out, size_t cap)
+static int aff_get(vn_store_t *st, int64_t node_id, const char *jid, char *out, size_t cap)
 {
     if (vn_sql_guard(st, __func__)) return -1;
     sqlite3_stmt *s = vn_sql_stmt(st, k_aff_get);
@@ -428,8 +428,8 @@ int vn_store_ps_aff_get(vn_store_t *st, int64_t node_id, const char *jid, char *
     return r;
 }
 
-int vn_store_ps_aff_list(vn_store_t *st, int64_t node_id,
-                         void (*cb)(const char *jid, const char *aff, void *ud), void *ud)
+static int aff_list(vn_store_t *st, int64_t node_id,
+                    void (*cb)(const char *jid, const char *aff, void *ud), void *ud)
 {
     if (vn_sql_guard(st, __func__)) return -1;
     sqlite3_stmt *s = vn_sql_stmt(st, k_aff_list);
@@ -446,8 +446,8 @@ int vn_store_ps_aff_list(vn_store_t *st, int64_t node_id,
     return ret;
 }
 
-int vn_store_ps_sub_set(vn_store_t *st, int64_t node_id, const char *jid, const char *subid,
-                        const char *state)
+static int sub_set(vn_store_t *st, int64_t node_id, const char *jid, const char *subid,
+                   const char *state)
 {
     if (vn_sql_guard(st, __func__)) return -1;
     sqlite3_stmt *s = vn_sql_stmt(st, state ? k_sub_set : k_sub_del);
@@ -461,8 +461,8 @@ int vn_store_ps_sub_set(vn_store_t *st, int64_t node_id, const char *jid, const 
     return vn_sql_exec(st, s, "pubsub subscription set");
 }
 
-int vn_store_ps_sub_get(vn_store_t *st, int64_t node_id, const char *jid, char *subid,
-                        size_t subid_cap, char *state, size_t state_cap)
+static int sub_get(vn_store_t *st, int64_t node_id, const char *jid, char *subid, size_t subid_cap,
+                   char *state, size_t state_cap)
 {
     if (vn_sql_guard(st, __func__)) return -1;
     sqlite3_stmt *s = vn_sql_stmt(st, k_sub_get);
@@ -478,10 +478,9 @@ int vn_store_ps_sub_get(vn_store_t *st, int64_t node_id, const char *jid, char *
     return r;
 }
 
-int vn_store_ps_sub_list(vn_store_t *st, int64_t node_id,
-                         void (*cb)(const char *jid, const char *subid, const char *state,
-                                    void *ud),
-                         void *ud)
+static int sub_list(vn_store_t *st, int64_t node_id,
+                    void (*cb)(const char *jid, const char *subid, const char *state, void *ud),
+                    void *ud)
 {
     if (vn_sql_guard(st, __func__)) return -1;
     sqlite3_stmt *s = vn_sql_stmt(st, k_sub_list);
@@ -499,10 +498,10 @@ int vn_store_ps_sub_list(vn_store_t *st, int64_t node_id,
     return ret;
 }
 
-int vn_store_ps_subs_of(vn_store_t *st, const char *service, const char *jid,
-                        void (*cb)(const char *node, const char *jid, const char *subid,
-                                   const char *state, void *ud),
-                        void *ud)
+static int subs_of(vn_store_t *st, const char *service, const char *jid,
+                   void (*cb)(const char *node, const char *jid, const char *subid,
+                              const char *state, void *ud),
+                   void *ud)
 {
     if (vn_sql_guard(st, __func__)) return -1;
     sqlite3_stmt *s = vn_sql_stmt(st, k_subs_of);
@@ -520,3 +519,28 @@ int vn_store_ps_subs_of(vn_store_t *st, const char *service, const char *jid,
     vn_sql_done(s);
     return ret;
 }
+
+const vn_store_pubsub_ops_t vn_sqlite_pubsub_ops = {
+    .node_get = node_get,
+    .node_create_by = node_create_by,
+    .node_set_config = node_set_config,
+    .node_delete = node_delete,
+    .node_list = node_list,
+    .node_count = node_count,
+    .node_count_by = node_count_by,
+    .node_list_aff = node_list_aff,
+    .item_put = item_put,
+    .item_get = item_get,
+    .items = items,
+    .item_delete = item_delete,
+    .items_purge = items_purge,
+    .items_trim = items_trim,
+    .item_count = item_count,
+    .aff_set = aff_set,
+    .aff_get = aff_get,
+    .aff_list = aff_list,
+    .sub_set = sub_set,
+    .sub_get = sub_get,
+    .sub_list = sub_list,
+    .subs_of = subs_of,
+};

@@ -2,17 +2,16 @@
  * affiliations and room archives (store_muc.h). */
 #include <string.h>
 
-#include "store/sqlite_priv.h"
-#include "store/store_muc.h"
+#include "store/sqlite/sqlite.h"
 
-/* Schema migration 5 (see k_migrations in store_sqlite.c).
+/* Schema migration 5 (see k_migrations in schema.c).
  *
  * muc_rooms: one row per persistent room; service + jid serves disco#items
  * of a service (public rooms first by the (service, is_public, jid) index).
  * muc_affiliations: rooms own them; a local account's affiliations go with
  * the account (trigger, since jid may also be a remote JID, so no foreign
  * key). muc_archive: the user archive's layout, invariants and indexes
- * (migration 2 in store_sqlite.c, which shares its statements), owned by
+ * (migration 2 in schema.c; archive.c shares its statements), owned by
  * the room. */
 const char vn_store_schema_muc[] =
     "CREATE TABLE muc_rooms ("
@@ -86,6 +85,11 @@ static const char k_owned_count[] =
     "SELECT COUNT(*) FROM muc_affiliations WHERE jid = ?1 AND affiliation = 'owner'";
 static const char k_aff_del[] = "DELETE FROM muc_affiliations WHERE room = ?1 AND jid = ?2";
 
+const char *const vn_sqlite_muc_sql[] = {
+    k_room_put, k_room_get, k_room_affs,   k_room_delete, k_room_list, k_aff_put,
+    k_nick_set, k_nicks,    k_owned_count, k_aff_del,     NULL,
+};
+
 static const char *col(sqlite3_stmt *s, int i)
 {
     const char *t = (const char *)sqlite3_column_text(s, i);
@@ -102,10 +106,10 @@ static void read_row(sqlite3_stmt *s, vn_muc_room_row_t *row)
     row->subject_by = col(s, 5);
 }
 
-int vn_store_muc_room_put(vn_store_t *st, const char *service, const vn_muc_room_row_t *row)
+static int room_put(vn_store_t *st, const char *service, const vn_muc_room_row_t *row)
 {
     if (vn_sql_guard(st, __func__)) return -1;
-    if (!service || !row || !row->jid) return -1;
+    if (!service || !row || !row->jid) return vn_sql_error(st, "muc room put without a JID");
     sqlite3_stmt *s = vn_sql_stmt(st, k_room_put);
     if (!s) return -1;
     vn_sql_bind_text(s, 1, row->jid);
@@ -118,11 +122,10 @@ int vn_store_muc_room_put(vn_store_t *st, const char *service, const vn_muc_room
     return vn_sql_exec(st, s, "muc room put");
 }
 
-int vn_store_muc_room_load(vn_store_t *st, const char *room,
-                           void (*room_cb)(const vn_muc_room_row_t *row, void *ud),
-                           void (*aff_cb)(const char *jid, const char *affiliation,
-                                          const char *reason, void *ud),
-                           void *ud)
+static int
+room_load(vn_store_t *st, const char *room, void (*room_cb)(const vn_muc_room_row_t *row, void *ud),
+          void (*aff_cb)(const char *jid, const char *affiliation, const char *reason, void *ud),
+          void *ud)
 {
     if (vn_sql_guard(st, __func__)) return -1;
     if (vn_sql_tx_begin_read(st) != 0) return -1;
@@ -164,7 +167,7 @@ fail:
     return -1;
 }
 
-int vn_store_muc_room_delete(vn_store_t *st, const char *room)
+static int room_delete(vn_store_t *st, const char *room)
 {
     if (vn_sql_guard(st, __func__)) return -1;
     sqlite3_stmt *s = vn_sql_stmt(st, k_room_delete);
@@ -174,8 +177,8 @@ int vn_store_muc_room_delete(vn_store_t *st, const char *room)
     return sqlite3_changes(vn_sql_db(st)) > 0 ? 0 : 1;
 }
 
-int vn_store_muc_room_list(vn_store_t *st, const char *service, int public_only, int limit,
-                           void (*cb)(const vn_muc_room_row_t *row, void *ud), void *ud)
+static int room_list(vn_store_t *st, const char *service, int public_only, int limit,
+                     void (*cb)(const vn_muc_room_row_t *row, void *ud), void *ud)
 {
     if (vn_sql_guard(st, __func__)) return -1;
     sqlite3_stmt *s = vn_sql_stmt(st, k_room_list);
@@ -191,15 +194,17 @@ int vn_store_muc_room_list(vn_store_t *st, const char *service, int public_only,
         cb(&row, ud);
         vn_sql_callback_leave(st);
     }
+    int ret = rc == SQLITE_DONE ? 0 : vn_sql_fail(st, "muc room list");
     vn_sql_done(s);
-    return rc == SQLITE_DONE ? 0 : vn_sql_fail(st, "muc room list");
+    return ret;
 }
 
-int vn_store_muc_aff_set(vn_store_t *st, const char *room, const char *jid, const char *affiliation,
-                         const char *reason)
+static int aff_set(vn_store_t *st, const char *room, const char *jid, const char *affiliation,
+                   const char *reason)
 {
     if (vn_sql_guard(st, __func__)) return -1;
-    if (!room || !jid || !affiliation) return -1;
+    if (!room || !jid || !affiliation)
+        return vn_sql_error(st, "muc affiliation set with a missing field");
     int none = !strcmp(affiliation, "none");
     sqlite3_stmt *s = vn_sql_stmt(st, none ? k_aff_del : k_aff_put);
     if (!s) return -1;
@@ -212,10 +217,10 @@ int vn_store_muc_aff_set(vn_store_t *st, const char *room, const char *jid, cons
     return vn_sql_exec(st, s, "muc affiliation set");
 }
 
-int vn_store_muc_nick_set(vn_store_t *st, const char *room, const char *jid, const char *nick)
+static int nick_set(vn_store_t *st, const char *room, const char *jid, const char *nick)
 {
     if (vn_sql_guard(st, __func__)) return -1;
-    if (!room || !jid) return -1;
+    if (!room || !jid) return vn_sql_error(st, "muc nick set with a missing field");
     sqlite3_stmt *s = vn_sql_stmt(st, k_nick_set);
     if (!s) return -1;
     vn_sql_bind_text(s, 1, room);
@@ -225,8 +230,8 @@ int vn_store_muc_nick_set(vn_store_t *st, const char *room, const char *jid, con
     return sqlite3_changes(vn_sql_db(st)) > 0 ? 0 : 1;
 }
 
-int vn_store_muc_nicks(vn_store_t *st, const char *room,
-                       void (*cb)(const char *jid, const char *nick, void *ud), void *ud)
+static int nicks(vn_store_t *st, const char *room,
+                 void (*cb)(const char *jid, const char *nick, void *ud), void *ud)
 {
     if (vn_sql_guard(st, __func__)) return -1;
     sqlite3_stmt *s = vn_sql_stmt(st, k_nicks);
@@ -242,7 +247,7 @@ int vn_store_muc_nicks(vn_store_t *st, const char *room,
     return rc == SQLITE_DONE ? 0 : vn_sql_fail(st, "muc nicks");
 }
 
-int vn_store_muc_owned_count(vn_store_t *st, const char *jid, int *count)
+static int owned_count(vn_store_t *st, const char *jid, int *count)
 {
     if (vn_sql_guard(st, __func__)) return -1;
     *count = 0;
@@ -251,20 +256,20 @@ int vn_store_muc_owned_count(vn_store_t *st, const char *jid, int *count)
     vn_sql_bind_text(s, 1, jid);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) *count = sqlite3_column_int(s, 0);
+    int ret = rc == SQLITE_ROW ? 0 : vn_sql_fail(st, "muc owned count");
     vn_sql_done(s);
-    if (rc != SQLITE_ROW) return vn_sql_fail(st, "muc owned count");
-    return 0;
+    return ret;
 }
 
-int vn_store_muc_archive_append(vn_store_t *st, const char *room, const char *id, int64_t ts_us,
-                                const char *with, const char *xml, size_t len)
-{
-    return vn_sql_room_archive_append(st, room, id, ts_us, with, xml, len);
-}
-
-int vn_store_muc_archive_query(vn_store_t *st, const char *room, const vn_archive_query_t *q,
-                               void (*cb)(const vn_archive_item_t *it, void *ud), void *ud,
-                               vn_archive_page_t *page)
-{
-    return vn_sql_room_archive_query(st, room, q, cb, ud, page);
-}
+const vn_store_muc_ops_t vn_sqlite_muc_ops = {
+    .room_put = room_put,
+    .room_load = room_load,
+    .room_delete = room_delete,
+    .room_list = room_list,
+    .aff_set = aff_set,
+    .nick_set = nick_set,
+    .nicks = nicks,
+    .owned_count = owned_count,
+    .archive_append = vn_sql_room_archive_append,
+    .archive_query = vn_sql_room_archive_query,
+};

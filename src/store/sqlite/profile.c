@@ -1,14 +1,12 @@
 /* SQLite storage for vcard-temp (XEP-0054, with the XEP-0153 photo hash)
  * and private XML storage (XEP-0049). See store_profile.h. */
-#include "store/store_profile.h"
-
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/mem.h"
-#include "store/sqlite_priv.h"
+#include "store/sqlite/sqlite.h"
 
-/* Schema migration 3 (see k_migrations in store_sqlite.c). Both tables
+/* Schema migration 3 (see k_migrations in schema.c). Both tables
  * belong to an account and go with it. The photo hash sits next to the
  * vCard so that a login (XEP-0153 presence) reads a few bytes, not the
  * photo. */
@@ -37,13 +35,18 @@ static const char k_priv_put[] = "INSERT INTO private_xml (owner, ns, xml) VALUE
                                  "ON CONFLICT (owner, ns) DO UPDATE SET xml = excluded.xml";
 static const char k_priv_del[] = "DELETE FROM private_xml WHERE owner = ?1 AND ns = ?2";
 
+const char *const vn_sqlite_profile_sql[] = {
+    k_vcard_get,  k_vcard_hash, k_vcard_put, k_vcard_del, k_priv_get,
+    k_priv_count, k_priv_put,   k_priv_del,  NULL,
+};
+
 static char *col_dup(sqlite3_stmt *s, int col)
 {
     const char *t = (const char *)sqlite3_column_text(s, col);
     return vn_xstrdup(t ? t : "");
 }
 
-int vn_store_vcard_get(vn_store_t *st, const char *owner, char **xml, char **photo_hash)
+static int vcard_get(vn_store_t *st, const char *owner, char **xml, char **photo_hash)
 {
     if (xml) *xml = NULL;
     if (photo_hash) *photo_hash = NULL;
@@ -56,15 +59,15 @@ int vn_store_vcard_get(vn_store_t *st, const char *owner, char **xml, char **pho
     if (rc == SQLITE_ROW) {
         if (xml) *xml = col_dup(s, 0);
         if (photo_hash) *photo_hash = col_dup(s, xml ? 1 : 0);
-        ret = 1;
+        ret = 0;
     } else {
-        ret = rc == SQLITE_DONE ? 0 : vn_sql_fail(st, "vcard get");
+        ret = rc == SQLITE_DONE ? 1 : vn_sql_fail(st, "vcard get");
     }
     vn_sql_done(s);
     return ret;
 }
 
-int vn_store_vcard_set(vn_store_t *st, const char *owner, const char *xml, const char *photo_hash)
+static int vcard_set(vn_store_t *st, const char *owner, const char *xml, const char *photo_hash)
 {
     if (vn_sql_guard(st, __func__)) return -1;
     sqlite3_stmt *s = vn_sql_stmt(st, xml ? k_vcard_put : k_vcard_del);
@@ -77,7 +80,7 @@ int vn_store_vcard_set(vn_store_t *st, const char *owner, const char *xml, const
     return vn_sql_exec(st, s, xml ? "vcard set" : "vcard delete");
 }
 
-int vn_store_private_get(vn_store_t *st, const char *owner, const char *ns, char **xml)
+static int private_get(vn_store_t *st, const char *owner, const char *ns, char **xml)
 {
     *xml = NULL;
     if (vn_sql_guard(st, __func__)) return -1;
@@ -88,9 +91,9 @@ int vn_store_private_get(vn_store_t *st, const char *owner, const char *ns, char
     int rc = sqlite3_step(s), ret;
     if (rc == SQLITE_ROW) {
         *xml = col_dup(s, 0);
-        ret = 1;
+        ret = 0;
     } else {
-        ret = rc == SQLITE_DONE ? 0 : vn_sql_fail(st, "private get");
+        ret = rc == SQLITE_DONE ? 1 : vn_sql_fail(st, "private get");
     }
     vn_sql_done(s);
     return ret;
@@ -121,11 +124,11 @@ static int private_count(vn_store_t *st, const char *owner, long long *n)
     return ret;
 }
 
-int vn_store_private_set(vn_store_t *st, const char *owner, const char *ns, const char *xml,
-                         int max_entries)
+static int private_set(vn_store_t *st, const char *owner, const char *ns, const char *xml,
+                       int max_entries)
 {
     if (vn_sql_guard(st, __func__)) return -1;
-    if (!ns) return -1;
+    if (!ns) return vn_sql_error(st, "private set for %s without a namespace", owner);
     if (!xml) {
         sqlite3_stmt *s = vn_sql_stmt(st, k_priv_del);
         if (!s) return -1;
@@ -140,7 +143,7 @@ int vn_store_private_set(vn_store_t *st, const char *owner, const char *ns, cons
         if (has < 0 || (!has && private_count(st, owner, &n) != 0)) goto fail;
         if (!has && n >= max_entries) {
             vn_sql_tx_rollback(st);
-            return -2;
+            return VN_STORE_FULL;
         }
     }
     sqlite3_stmt *s = vn_sql_stmt(st, k_priv_put);
@@ -154,3 +157,10 @@ fail:
     vn_sql_tx_rollback(st);
     return -1;
 }
+
+const vn_store_profile_ops_t vn_sqlite_profile_ops = {
+    .vcard_get = vcard_get,
+    .vcard_set = vcard_set,
+    .private_get = private_get,
+    .private_set = private_set,
+};
