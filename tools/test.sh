@@ -94,7 +94,7 @@ one "fuzz-rsm" fuzz_run rsm
 fuzz_lib() {
   local objs=build-fuzz/lib
   rm -rf "$objs" build-fuzz/libvestnik.a && mkdir -p "$objs" || return 1
-  ls src/*/*.c src/mod/*/*.c | xargs -P"$(nproc)" -I{} sh -c \
+  ls src/*/*.c src/mod/*/*.c src/store/*/*.c | xargs -P"$(nproc)" -I{} sh -c \
     'clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
        -fno-sanitize-recover=undefined -Isrc -c "$1" -o "$2/$(echo "$1" | tr / _).o"' _ {} "$objs" &&
     ar rcs build-fuzz/libvestnik.a "$objs"/*.o

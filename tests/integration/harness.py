@@ -3,7 +3,9 @@
 Everything here talks to a real vestnikd over loopback:
 
 * Server      - writes a config, creates accounts with vestnikctl, starts
-                vestnikd, waits for its ports, stops it with SIGTERM.
+                vestnikd, waits for its ports, stops it with SIGTERM (or
+                kills it with SIGKILL, for crash tests, and starts it again
+                on the same data_dir and ports).
 * RawClient   - an asyncio XMPP client speaking raw XML (own SCRAM code,
                 channel binding, STARTTLS/direct TLS) for wire-level checks.
 * XClient     - a thin wrapper around Debian's slixmpp (a client library this
@@ -236,6 +238,7 @@ class Server:
         self.stderr_path = os.path.join(self.workdir, "vestnikd.stderr")
         self.proc = None
         self.starts = 0
+        self.kills = 0
         self.stopped_rc = None
         self.write_config()
 
@@ -365,6 +368,18 @@ class Server:
         self.proc = None
         problems += self.sanitizer_problems(0)
         return problems
+
+    def kill(self):
+        """SIGKILL, as a crash: no shutdown code runs. Waits for the exit and
+        returns the exit status (-9). start() again runs a new process on the
+        same data_dir and ports. A test that kills must start the server
+        again before it ends: the runner's stop() wants exit status 0."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.kills += 1
+        return self.proc.wait()
 
     def restart(self):
         problems = self.stop()
