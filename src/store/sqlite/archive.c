@@ -100,16 +100,21 @@ static const char k_expire[] = "DELETE FROM archive WHERE seq IN ("
                                "WHERE c.jid >= ?2 AND a.ts < ?1 ORDER BY c.jid, a.ts, a.seq "
                                "LIMIT ?3) RETURNING owner";
 
-#define U(i) k_arc[ARC_USERS][i]
-#define R(i) k_arc[ARC_ROOMS][i]
-const char *const vn_sqlite_archive_sql[] = {
-    U(A_APPEND),   U(A_FIND_ID),    U(A_TS_FIRST), U(A_TS_LAST), U(A_SEQ_ASC), U(A_SEQ_ASC_W),
-    U(A_SEQ_DESC), U(A_SEQ_DESC_W), U(A_PAGE),     U(A_PAGE_W),  U(A_POS),     k_expire,
-    R(A_APPEND),   R(A_FIND_ID),    R(A_TS_FIRST), R(A_TS_LAST), R(A_SEQ_ASC), R(A_SEQ_ASC_W),
-    R(A_SEQ_DESC), R(A_SEQ_DESC_W), R(A_PAGE),     R(A_PAGE_W),  R(A_POS),     NULL,
-};
-#undef U
-#undef R
+/* Every statement, to be prepared when the store opens: the same pointers
+ * as k_arc (the statement cache is keyed by them), so filled at start-up
+ * rather than in an initializer (not a constant expression in C11). */
+const char *vn_sqlite_archive_sql[2 * A_COUNT + 2];
+
+__attribute__((constructor)) static void archive_sql_list(void)
+{
+    int n = 0;
+    for (int i = 0; i < A_COUNT; i++)
+        vn_sqlite_archive_sql[n++] = k_arc[ARC_USERS][i];
+    vn_sqlite_archive_sql[n++] = k_expire;
+    for (int i = 0; i < A_COUNT; i++)
+        vn_sqlite_archive_sql[n++] = k_arc[ARC_ROOMS][i];
+    vn_sqlite_archive_sql[n] = NULL;
+}
 
 /* The prepared statement i of table tab (prepared when the store opened,
  * so never NULL once it is open). */

@@ -97,7 +97,7 @@ extern const vn_store_activity_ops_t vn_sqlite_activity_ops;
 extern const char *const vn_sqlite_account_sql[];
 extern const char *const vn_sqlite_roster_sql[];
 extern const char *const vn_sqlite_offline_sql[];
-extern const char *const vn_sqlite_archive_sql[];
+extern const char *vn_sqlite_archive_sql[];
 extern const char *const vn_sqlite_prefs_sql[];
 extern const char *const vn_sqlite_block_sql[];
 extern const char *const vn_sqlite_profile_sql[];
