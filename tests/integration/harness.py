@@ -410,6 +410,20 @@ class Server:
         if self.own_workdir and ok and not self.keep:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
+    def metrics(self, timeout=5.0):
+        """The server's metrics as {name: value}: SIGUSR1 makes vestnikd log
+        one 'metric NAME VALUE' line each (the store queue comes last)."""
+        off = self.stderr_size()
+        self.proc.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.stderr_text(off)
+            if "metric vestnik_store_queue" in text:
+                return {m.group(1): int(m.group(2))
+                        for m in re.finditer(r"metric (vestnik_\w+) (\d+)", text)}
+            time.sleep(0.02)
+        raise TestFailure("no metrics logged after SIGUSR1")
+
     def rss_kib(self):
         try:
             with open("/proc/%d/status" % self.pid) as f:

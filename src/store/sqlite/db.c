@@ -90,8 +90,7 @@ static const char *const *const k_all_sql[] = {
 /* Helpers (sqlite.h)                                                         */
 /* ------------------------------------------------------------------------ */
 
-static void set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_err(char **err, const char *fmt, ...)
+void vn_sqlite_set_err(char **err, const char *fmt, ...)
 {
     if (!err) return;
     char buf[1024];
@@ -160,14 +159,14 @@ static sqlite3_stmt *cache_get(vn_sqlite_t *q, const char *sql, char **err)
         if (q->cache[h].sql) continue;
         sqlite3_stmt *s;
         if (sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
-            set_err(err, "%s: preparing \"%s\": %s", q->path, sql, sqlite3_errmsg(q->db));
+            vn_sqlite_set_err(err, "%s: preparing \"%s\": %s", q->path, sql, sqlite3_errmsg(q->db));
             return NULL;
         }
         q->cache[h].sql = sql;
         q->cache[h].s = s;
         return s;
     }
-    set_err(err, "%s: statement cache full", q->path);
+    vn_sqlite_set_err(err, "%s: statement cache full", q->path);
     return NULL;
 }
 
@@ -263,7 +262,7 @@ static int exec_sql(sqlite3 *db, const char *sql, char **err, const char *what)
 {
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK) return 0;
-    set_err(err, "%s: %s", what, msg ? msg : sqlite3_errmsg(db));
+    vn_sqlite_set_err(err, "%s: %s", what, msg ? msg : sqlite3_errmsg(db));
     sqlite3_free(msg);
     return -1;
 }
@@ -278,16 +277,16 @@ static int ensure_dir(const char *dir, char **err)
 {
     if (mkdir(dir, 0700) == 0) return 0;
     if (errno != EEXIST) {
-        set_err(err, "cannot create data directory %s: %s", dir, strerror(errno));
+        vn_sqlite_set_err(err, "cannot create data directory %s: %s", dir, strerror(errno));
         return -1;
     }
     struct stat sb;
     if (stat(dir, &sb) != 0) {
-        set_err(err, "cannot stat data directory %s: %s", dir, strerror(errno));
+        vn_sqlite_set_err(err, "cannot stat data directory %s: %s", dir, strerror(errno));
         return -1;
     }
     if (!S_ISDIR(sb.st_mode)) {
-        set_err(err, "data directory %s is not a directory", dir);
+        vn_sqlite_set_err(err, "data directory %s is not a directory", dir);
         return -1;
     }
     if (sb.st_mode & 0077)
@@ -316,7 +315,7 @@ static vn_store_t *store_open(const char *data_dir, int target, char **err)
 {
     if (err) *err = NULL;
     if (!data_dir || !*data_dir) {
-        set_err(err, "no data directory given");
+        vn_sqlite_set_err(err, "no data directory given");
         return NULL;
     }
     if (ensure_dir(data_dir, err) != 0) return NULL;
@@ -331,7 +330,7 @@ static vn_store_t *store_open(const char *data_dir, int target, char **err)
      * SQLite gives the -wal and -shm files the main file's permissions. */
     int fd = open(q->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
-        set_err(err, "cannot open %s: %s", q->path, strerror(errno));
+        vn_sqlite_set_err(err, "cannot open %s: %s", q->path, strerror(errno));
         goto fail;
     }
     close(fd);
@@ -339,8 +338,8 @@ static vn_store_t *store_open(const char *data_dir, int target, char **err)
     int rc = sqlite3_open_v2(
         q->path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
-        set_err(err, "cannot open %s: %s", q->path,
-                q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));
+        vn_sqlite_set_err(err, "cannot open %s: %s", q->path,
+                          q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));
         goto fail;
     }
     sqlite3_extended_result_codes(q->db, 1);
@@ -359,13 +358,13 @@ static vn_store_t *store_open(const char *data_dir, int target, char **err)
     {
         sqlite3_stmt *s;
         if (sqlite3_prepare_v2(q->db, "PRAGMA journal_mode = WAL", -1, &s, NULL) != SQLITE_OK) {
-            set_err(err, "%s: journal_mode: %s", q->path, sqlite3_errmsg(q->db));
+            vn_sqlite_set_err(err, "%s: journal_mode: %s", q->path, sqlite3_errmsg(q->db));
             goto fail;
         }
         rc = sqlite3_step(s);
         const char *mode = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : NULL;
         if (!mode) {
-            set_err(err, "%s: journal_mode: %s", q->path, sqlite3_errmsg(q->db));
+            vn_sqlite_set_err(err, "%s: journal_mode: %s", q->path, sqlite3_errmsg(q->db));
             sqlite3_finalize(s);
             goto fail;
         }
@@ -472,7 +471,7 @@ int vn_store_create_at_version(const char *data_dir, int version, char **err)
     if (err) *err = NULL;
     int latest = vn_sqlite_schema_latest();
     if (version < 0 || version > latest) {
-        set_err(err, "schema version %d out of range 0..%d", version, latest);
+        vn_sqlite_set_err(err, "schema version %d out of range 0..%d", version, latest);
         return -1;
     }
     vn_store_t *st = store_open(data_dir, version, err);

@@ -123,6 +123,20 @@ static int version_bump(vn_store_t *st, const char *owner, uint64_t *new_version
     return ret;
 }
 
+/* The end of every roster change: a new version, then the commit (the
+ * transaction is rolled back when the bump fails). */
+static int bump_and_commit(vn_store_t *st, const char *owner, uint64_t *new_version)
+{
+    uint64_t v;
+    if (version_bump(st, owner, &v) != 0) {
+        vn_sql_tx_rollback(st);
+        return -1;
+    }
+    if (vn_sql_tx_commit(st) != 0) return -1;
+    if (new_version) *new_version = v;
+    return 0;
+}
+
 static int roster_load(vn_store_t *st, const char *owner, uint64_t *version,
                        void (*cb)(const vn_roster_item_t *item, void *ud), void *ud)
 {
@@ -270,11 +284,7 @@ static int roster_put(vn_store_t *st, const char *owner, const vn_roster_item_t 
         if (vn_sql_exec(st, s, "roster put (group)") != 0) goto fail;
     }
 
-    uint64_t v;
-    if (version_bump(st, owner, &v) != 0) goto fail;
-    if (vn_sql_tx_commit(st) != 0) return -1;
-    if (new_version) *new_version = v;
-    return 0;
+    return bump_and_commit(st, owner, new_version);
 fail:
     vn_sql_tx_rollback(st);
     return -1;
@@ -295,11 +305,7 @@ static int roster_delete(vn_store_t *st, const char *owner, const char *contact,
         vn_sql_tx_rollback(st);
         return 1;
     }
-    uint64_t v;
-    if (version_bump(st, owner, &v) != 0) goto fail;
-    if (vn_sql_tx_commit(st) != 0) return -1;
-    if (new_version) *new_version = v;
-    return 0;
+    return bump_and_commit(st, owner, new_version);
 fail:
     vn_sql_tx_rollback(st);
     return -1;

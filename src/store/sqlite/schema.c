@@ -1,7 +1,6 @@
 /* The SQLite backend's schema: the ordered list of migrations and the code
  * that applies them (sqlite.h). A database newer than this build is
  * refused. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -157,24 +156,12 @@ int vn_sqlite_schema_latest(void)
     return N_MIGRATIONS;
 }
 
-static void set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_err(char **err, const char *fmt, ...)
-{
-    if (!err) return;
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    *err = vn_xstrdup(buf);
-}
-
 /* Runs SQL text without parameters (a migration step). */
 static int exec_sql(sqlite3 *db, const char *sql, char **err, const char *what)
 {
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK) return 0;
-    set_err(err, "%s: %s", what, msg ? msg : sqlite3_errmsg(db));
+    vn_sqlite_set_err(err, "%s: %s", what, msg ? msg : sqlite3_errmsg(db));
     sqlite3_free(msg);
     return -1;
 }
@@ -197,25 +184,27 @@ int vn_sqlite_migrate(sqlite3 *db, const char *path, int target, char **err)
 {
     int v;
     if (vn_sqlite_user_version(db, &v) != 0) {
-        set_err(err, "%s: cannot read schema version: %s", path, sqlite3_errmsg(db));
+        vn_sqlite_set_err(err, "%s: cannot read schema version: %s", path, sqlite3_errmsg(db));
         return -1;
     }
     if (v > N_MIGRATIONS || v < 0) {
-        set_err(err,
-                "%s: database schema version %d is newer than this vestnik supports (%d); "
-                "upgrade vestnik or restore a matching backup",
-                path, v, N_MIGRATIONS);
+        vn_sqlite_set_err(
+            err,
+            "%s: database schema version %d is newer than this vestnik supports (%d); "
+            "upgrade vestnik or restore a matching backup",
+            path, v, N_MIGRATIONS);
         return -1;
     }
     while (v < target) {
         if (exec_sql(db, "BEGIN IMMEDIATE", err, "begin migration") != 0) return -1;
         if (vn_sqlite_user_version(db, &v) != 0) {
-            set_err(err, "%s: cannot read schema version: %s", path, sqlite3_errmsg(db));
+            vn_sqlite_set_err(err, "%s: cannot read schema version: %s", path, sqlite3_errmsg(db));
             goto fail;
         }
         if (v > N_MIGRATIONS) {
-            set_err(err, "%s: database schema version %d is newer than this vestnik supports (%d)",
-                    path, v, N_MIGRATIONS);
+            vn_sqlite_set_err(
+                err, "%s: database schema version %d is newer than this vestnik supports (%d)",
+                path, v, N_MIGRATIONS);
             goto fail;
         }
         if (v < target) {
@@ -228,7 +217,7 @@ int vn_sqlite_migrate(sqlite3 *db, const char *path, int target, char **err)
         }
         if (exec_sql(db, "COMMIT", err, "commit migration") != 0) goto fail;
         if (vn_sqlite_user_version(db, &v) != 0) {
-            set_err(err, "%s: cannot read schema version: %s", path, sqlite3_errmsg(db));
+            vn_sqlite_set_err(err, "%s: cannot read schema version: %s", path, sqlite3_errmsg(db));
             return -1;
         }
         vn_info("store %s: schema at version %d", path, v);

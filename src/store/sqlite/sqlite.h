@@ -113,4 +113,8 @@ int vn_sql_room_archive_query(vn_store_t *st, const char *room, const vn_archive
                               void (*cb)(const vn_archive_item_t *it, void *ud), void *ud,
                               vn_archive_page_t *page);
 
+/* *err = a malloc'd message (nothing when err is NULL), for open and
+ * migration failures. */
+void vn_sqlite_set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif
